@@ -1,0 +1,206 @@
+//! The outermost middleware: request id, failed-authentication limit, panic capture, the
+//! error envelope for every 4xx/5xx (ours and the framework's), and the access log line.
+//!
+//! Handlers and extractors only say *which* problems occurred (`ApiError`); the body is
+//! written here, where the request id is known, so every error object carries it (SPEC §3).
+
+use std::future::{Ready, ready};
+use std::panic::AssertUnwindSafe;
+use std::rc::Rc;
+use std::time::Instant;
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{HttpMessage, HttpResponse, web};
+use futures_util::FutureExt;
+use futures_util::future::LocalBoxFuture;
+
+use super::AppState;
+use super::errors::{ApiError, ErrorCode, ErrorEnvelope};
+use crate::domain::types::is_visible_ascii_token;
+
+pub const REQUEST_ID: &str = "x-request-id";
+pub const WWW_AUTHENTICATE: &str = r#"Basic realm="obie-tokens""#;
+
+/// The id of the request being served: the caller's `x-request-id` when it is 1–128
+/// visible ASCII characters, else a fresh UUID (SPEC §3).
+#[derive(Clone)]
+pub struct RequestId(pub String);
+
+fn request_id(req: &ServiceRequest) -> String {
+    req.headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| is_visible_ascii_token(v))
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+}
+
+pub async fn envelope(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let started = Instant::now();
+    let id = request_id(&req);
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .cloned()
+        .expect("AppState is registered");
+    let peer = req.peer_addr().map(|a| a.ip());
+    let (method, path) = (req.method().clone(), req.path().to_owned());
+    let blocked = peer
+        .filter(|_| path.starts_with("/v1/"))
+        .and_then(|ip| state.limiter.blocked(ip));
+    let response = match blocked {
+        Some(wait) => {
+            let err = ApiError {
+                retry_after: Some(wait),
+                ..ApiError::one(ErrorCode::RateLimited)
+            };
+            req.into_response(HttpResponse::from_error(err))
+        }
+        // Errors, even the framework's, arrive as responses: handlers' through actix, and
+        // panics through `catch_panic` on each operation.
+        None => next.call(req).await?.map_into_boxed_body(),
+    };
+
+    let status = response.status();
+    if status == StatusCode::UNAUTHORIZED {
+        if let Some(ip) = peer {
+            state.limiter.record_failure(ip);
+        }
+    }
+    let mut response = if status.is_client_error() || status.is_server_error() {
+        render_error(response, &id, &state.public_url)
+    } else {
+        response
+    };
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static(REQUEST_ID), value);
+    }
+    log::info!(
+        "{method} {path} {} {:.3}ms id={id}",
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    Ok(response)
+}
+
+/// Replaces the body of an error response with the envelope, keeping its status and the
+/// headers the status calls for.
+fn render_error(
+    response: ServiceResponse<BoxBody>,
+    id: &str,
+    public_url: &str,
+) -> ServiceResponse<BoxBody> {
+    let status = response.status();
+    let api_error = response
+        .response()
+        .error()
+        .and_then(|e| e.as_error::<ApiError>())
+        .cloned();
+    let api_error = api_error.unwrap_or_else(|| {
+        if let Some(err) = response.response().error() {
+            if status.is_server_error() {
+                return ApiError::internal(err.to_string());
+            }
+        }
+        ApiError::one(ErrorCode::for_status(status))
+    });
+    if let Some(cause) = &api_error.cause {
+        log::error!("id={id} {cause}");
+    }
+    let mut builder = HttpResponse::build(api_error.code().status());
+    for (name, value) in response.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            builder.append_header((name.clone(), value.clone()));
+        }
+    }
+    if api_error.code().status() == StatusCode::UNAUTHORIZED {
+        builder.insert_header((header::WWW_AUTHENTICATE, WWW_AUTHENTICATE));
+    }
+    if let Some(allow) = &api_error.allow {
+        builder.insert_header((header::ALLOW, allow.as_str()));
+    }
+    if let Some(wait) = api_error.retry_after {
+        builder.insert_header((header::RETRY_AFTER, wait.to_string()));
+    }
+    let body = ErrorEnvelope::render(&api_error.problems, id, public_url);
+    response.into_response(builder.json(body))
+}
+
+/// Turns a panic in an operation into a 500 whose cause is logged under the request id,
+/// instead of a dropped connection. Registered on each resource (`wrap = ...`), because only
+/// after routing may the request be cloned.
+pub struct CatchPanic;
+
+pub fn catch_panic() -> CatchPanic {
+    CatchPanic
+}
+
+impl<S, B> Transform<S, ServiceRequest> for CatchPanic
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<BoxBody>;
+    type Error = actix_web::Error;
+    type Transform = CatchPanicService<S>;
+    type InitError = ();
+    type Future = Ready<Result<Self::Transform, Self::InitError>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        ready(Ok(CatchPanicService {
+            service: Rc::new(service),
+        }))
+    }
+}
+
+pub struct CatchPanicService<S> {
+    service: Rc<S>,
+}
+
+impl<S, B> Service<ServiceRequest> for CatchPanicService<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<BoxBody>;
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    forward_ready!(service);
+
+    fn call(&self, req: ServiceRequest) -> Self::Future {
+        let http_req = req.request().clone();
+        let service = self.service.clone();
+        Box::pin(async move {
+            match AssertUnwindSafe(service.call(req)).catch_unwind().await {
+                Ok(result) => result.map(ServiceResponse::map_into_boxed_body),
+                Err(panic) => {
+                    let cause = format!("handler panicked: {}", panic_message(&panic));
+                    Ok(ServiceResponse::new(
+                        http_req,
+                        HttpResponse::from_error(ApiError::internal(cause)),
+                    ))
+                }
+            }
+        })
+    }
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-string panic payload".to_owned()
+    }
+}

@@ -1,0 +1,171 @@
+//! Typed header extraction (SPEC §3). Each struct is both the validator and the OpenAPI
+//! parameter list, so the document cannot drift from what is enforced.
+
+use actix_web::http::header::HeaderMap;
+use utoipa::{IntoParams, ToSchema};
+
+use super::errors::{ErrorCode, Problem};
+use crate::domain::types::{FiReferenceId, is_visible_ascii};
+
+/// The `version` header's accepted values.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub enum ApiVersion {
+    #[schema(rename = "1")]
+    V1,
+    #[schema(rename = "latest")]
+    Latest,
+}
+
+/// Headers of every `/v1` operation besides `Authorization`.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)]
+pub struct FiHeaders {
+    /// The FI's regulator reference, eIDAS style: 1–128 visible ASCII characters. The
+    /// credentials must be allowed to act for it.
+    #[param(
+        example = "PSDGB-FCA-111111",
+        min_length = 1,
+        max_length = 128,
+        pattern = r"^[\x21-\x7E]{1,128}$"
+    )]
+    pub fi_reference_id: String,
+    /// The API version: `1` or `latest`.
+    #[param(value_type = ApiVersion, example = "1")]
+    pub version: String,
+}
+
+/// The client-credentials grant token header of the OBIE operations.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)]
+pub struct CcgTokenHeader {
+    /// The ccg_token from `POST /v1/oauth2/tokens` (sandbox: `good-access-token`).
+    #[param(
+        example = "good-access-token",
+        min_length = 1,
+        max_length = 256,
+        pattern = r"^[\x21-\x7E]{1,256}$"
+    )]
+    pub ccg_token: String,
+}
+
+/// One header's value, if it is there exactly once and is visible ASCII of 1–`max` bytes.
+fn single<'h>(
+    headers: &'h HeaderMap,
+    name: &str,
+    max: usize,
+    problems: &mut Vec<Problem>,
+) -> Option<&'h str> {
+    let mut values = headers.get_all(name);
+    let Some(first) = values.next() else {
+        problems.push(Problem::new(
+            ErrorCode::HeaderMissing,
+            format!("The {name} header is missing."),
+        ));
+        return None;
+    };
+    if values.next().is_some() {
+        problems.push(Problem::new(
+            ErrorCode::HeaderInvalid,
+            format!("The {name} header is sent more than once."),
+        ));
+        return None;
+    }
+    match first.to_str() {
+        Ok(v) if v.len() <= max && is_visible_ascii(v) => Some(v),
+        _ => {
+            problems.push(Problem::new(
+                ErrorCode::HeaderInvalid,
+                format!("The {name} header must be 1-{max} visible ASCII characters."),
+            ));
+            None
+        }
+    }
+}
+
+/// Reads `fi_reference_id` and `version`, adding one problem per bad header.
+pub fn read_fi_headers(headers: &HeaderMap, problems: &mut Vec<Problem>) -> Option<FiReferenceId> {
+    let fi = single(headers, "fi_reference_id", 128, problems)
+        .and_then(|v| FiReferenceId::try_from(v).ok());
+    if let Some(version) = single(headers, "version", 128, problems) {
+        if version != "1" && version != "latest" {
+            problems.push(Problem::new(
+                ErrorCode::VersionUnsupported,
+                "The version header must be 1 or latest.",
+            ));
+        }
+    }
+    fi
+}
+
+/// Reads `ccg_token`, adding a problem when it is missing or malformed.
+pub fn read_ccg_token<'h>(headers: &'h HeaderMap, problems: &mut Vec<Problem>) -> Option<&'h str> {
+    single(headers, "ccg_token", 256, problems)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::http::header::{HeaderName, HeaderValue};
+
+    fn headers(pairs: &[(&str, &[u8])]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (k, v) in pairs {
+            map.append(
+                HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_bytes(v).unwrap(),
+            );
+        }
+        map
+    }
+
+    fn codes(problems: &[Problem]) -> Vec<&'static str> {
+        problems.iter().map(|p| p.code.as_str()).collect()
+    }
+
+    #[test]
+    fn good_headers_parse_without_problems() {
+        let mut problems = vec![];
+        let map = headers(&[
+            ("fi_reference_id", b"PSDGB-FCA-111111"),
+            ("version", b"latest"),
+        ]);
+        assert_eq!(
+            read_fi_headers(&map, &mut problems).unwrap().as_str(),
+            "PSDGB-FCA-111111"
+        );
+        assert!(problems.is_empty());
+    }
+
+    #[test]
+    fn every_bad_header_is_reported_together() {
+        let mut problems = vec![];
+        let map = headers(&[("version", b"2")]);
+        read_fi_headers(&map, &mut problems);
+        read_ccg_token(&map, &mut problems);
+        assert_eq!(
+            codes(&problems),
+            ["header_missing", "version_unsupported", "header_missing"]
+        );
+    }
+
+    #[test]
+    fn malformed_and_duplicated_headers_are_invalid() {
+        let mut problems = vec![];
+        let map = headers(&[
+            ("fi_reference_id", b"has space"),
+            ("version", b"1"),
+            ("version", b"1"),
+            ("ccg_token", &[0xff]),
+        ]);
+        read_fi_headers(&map, &mut problems);
+        read_ccg_token(&map, &mut problems);
+        assert_eq!(
+            codes(&problems),
+            ["header_invalid", "header_invalid", "header_invalid"]
+        );
+        assert!(problems[0].title.contains("fi_reference_id"));
+    }
+}

@@ -1,0 +1,106 @@
+//! Builds and starts the service the same way for the binary and the tests: open the
+//! store, bind (port 0 picks a free port), and report the bound address.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::{HttpServer, web};
+
+use crate::api::docs::RouteTable;
+use crate::api::rate_limit::FailureLimiter;
+use crate::api::{self, AppState};
+use crate::domain::{Lifetimes, TokenService, now_millis};
+use crate::store::{self, Store};
+
+/// Everything `serve` needs (SPEC §8).
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub bind: String,
+    pub database_url: String,
+    pub sandbox: bool,
+    pub public_url: Option<String>,
+    pub lifetimes: Lifetimes,
+    pub auth_failure_limit: u32,
+    pub workers: usize,
+    /// How long in-flight requests may take to finish after SIGTERM/SIGINT.
+    pub shutdown_timeout_secs: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            bind: "127.0.0.1:8080".into(),
+            database_url: "sqlite://./data/obie-tokens.db".into(),
+            sandbox: false,
+            public_url: None,
+            lifetimes: Lifetimes::default(),
+            auth_failure_limit: 20,
+            workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            shutdown_timeout_secs: 30,
+        }
+    }
+}
+
+/// A started service: where it listens, and the server future to await or spawn.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub public_url: String,
+    pub server: actix_web::dev::Server,
+}
+
+/// How often expired codes and tokens are deleted, and how long past expiry they are kept.
+const SWEEP_EVERY: Duration = Duration::from_secs(30);
+const SWEEP_GRACE_MS: i64 = 60_000;
+
+pub async fn start(config: Config) -> anyhow::Result<Running> {
+    let store = store::open(&config.database_url).await?;
+    let service = TokenService {
+        store: store.clone(),
+        lifetimes: config.lifetimes,
+    };
+    if config.sandbox {
+        service.seed_sandbox().await?;
+        log::info!("sandbox data seeded (SPEC §7)");
+    }
+    let doc = api::openapi();
+    let routes = web::Data::new(RouteTable::from_openapi(&doc));
+
+    // Bind first so the public URL can name the real port when port 0 was asked for.
+    let listener = std::net::TcpListener::bind(&config.bind)?;
+    let addr = listener.local_addr()?;
+    let public_url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"));
+    let state = web::Data::new(AppState {
+        service,
+        public_url: public_url.trim_end_matches('/').to_owned(),
+        limiter: FailureLimiter::new(config.auth_failure_limit),
+    });
+    let server =
+        HttpServer::new(move || api::build_app(state.clone(), doc.clone(), routes.clone()))
+            .workers(config.workers.max(1))
+            .shutdown_timeout(config.shutdown_timeout_secs)
+            .listen(listener)?
+            .run();
+    tokio::spawn(sweep_forever(store));
+    log::info!("listening on http://{addr} (public URL {public_url})");
+    Ok(Running {
+        addr,
+        public_url,
+        server,
+    })
+}
+
+/// Deletes expired codes and tokens in the background, so tables do not grow forever.
+async fn sweep_forever(store: Arc<dyn Store>) {
+    let mut ticks = tokio::time::interval(SWEEP_EVERY);
+    loop {
+        ticks.tick().await;
+        match store.sweep_expired(now_millis() - SWEEP_GRACE_MS).await {
+            Ok(swept) => log::debug!("swept expired rows: {swept:?}"),
+            Err(err) => log::warn!("sweeping expired rows failed: {err}"),
+        }
+    }
+}

@@ -1,0 +1,247 @@
+//! The command line (SPEC §8): `serve` (the default) and the admin subcommands. Every
+//! flag has an environment variable: `OBIE_` + the flag name upper-cased.
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::app::{self, Config};
+use crate::domain::{Lifetimes, admin};
+use crate::store;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "obie-tokens",
+    version,
+    about = "UK Open Banking (OBIE) token service"
+)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// `serve` flags, accepted without the word `serve`.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Serve the API (the default).
+    Serve(ServeArgs),
+    /// Manage API consumers (the holders of Basic credentials).
+    #[command(subcommand)]
+    Consumer(ConsumerCommand),
+    /// Manage PSPs and their redirect URIs.
+    #[command(subcommand)]
+    Psp(PspCommand),
+    /// Print the OpenAPI document.
+    Openapi,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct DatabaseArgs {
+    /// `sqlite://PATH` (created with its folder).
+    #[arg(
+        long,
+        env = "OBIE_DATABASE_URL",
+        default_value = "sqlite://./data/obie-tokens.db"
+    )]
+    pub database_url: String,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port (the bound address is logged).
+    #[arg(long, env = "OBIE_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: String,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Seed the sandbox consumer, PSPs and ccg_token (SPEC §7).
+    #[arg(long, env = "OBIE_SANDBOX")]
+    pub sandbox: bool,
+    /// Base URL of error links; default `http://` + the bound address.
+    #[arg(long, env = "OBIE_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Authorization code lifetime in seconds (1–600).
+    #[arg(long, env = "OBIE_AUTH_CODE_TTL", default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=600))]
+    pub auth_code_ttl: u32,
+    /// ccg_token lifetime in seconds.
+    #[arg(long, env = "OBIE_CCG_TOKEN_TTL", default_value_t = 3600, value_parser = clap::value_parser!(u32).range(1..))]
+    pub ccg_token_ttl: u32,
+    /// Access token lifetime in seconds.
+    #[arg(long, env = "OBIE_ACCESS_TOKEN_TTL", default_value_t = 31_104_000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub access_token_ttl: u32,
+    /// Failed authentications per client address per minute before 429; 0 disables.
+    #[arg(long, env = "OBIE_AUTH_FAILURE_LIMIT", default_value_t = 20)]
+    pub auth_failure_limit: u32,
+    /// Worker threads; default the number of cores.
+    #[arg(long, env = "OBIE_WORKERS")]
+    pub workers: Option<usize>,
+    /// Seconds in-flight requests may take to finish after SIGTERM/SIGINT.
+    #[arg(long, env = "OBIE_SHUTDOWN_TIMEOUT", default_value_t = 30)]
+    pub shutdown_timeout: u64,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ConsumerCommand {
+    /// Add an API consumer (or replace its secret) and print its new secret once.
+    Add {
+        #[arg(long)]
+        client_id: String,
+        /// An FI it may act for; repeat for an aggregator.
+        #[arg(long = "fi-reference-id", required = true)]
+        fi_reference_ids: Vec<String>,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// List API consumers (never their secrets).
+    List {
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Disable an API consumer: its credentials and ccg_tokens stop working.
+    Disable {
+        #[arg(long)]
+        client_id: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PspCommand {
+    /// Register a PSP (or replace its name and redirect URIs); it is active.
+    Register {
+        #[arg(long)]
+        psp_id: String,
+        #[arg(long)]
+        name: String,
+        /// A redirect URI, compared byte for byte; repeat for several.
+        #[arg(long = "redirect-uri", required = true)]
+        redirect_uris: Vec<String>,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Withdraw a PSP: its ccg_tokens stop working and no new ones are issued.
+    Withdraw {
+        #[arg(long)]
+        psp_id: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// List PSPs with their status and redirect URIs.
+    List {
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+}
+
+impl From<ServeArgs> for Config {
+    fn from(args: ServeArgs) -> Self {
+        Config {
+            bind: args.bind,
+            database_url: args.database.database_url,
+            sandbox: args.sandbox,
+            public_url: args.public_url,
+            lifetimes: Lifetimes {
+                auth_code: args.auth_code_ttl,
+                ccg_token: args.ccg_token_ttl,
+                access_token: args.access_token_ttl,
+            },
+            auth_failure_limit: args.auth_failure_limit,
+            workers: args.workers.unwrap_or_else(|| Config::default().workers),
+            shutdown_timeout_secs: args.shutdown_timeout,
+        }
+    }
+}
+
+/// Runs the chosen subcommand to completion.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        None => serve(cli.serve).await,
+        Some(Command::Serve(args)) => serve(args).await,
+        Some(Command::Openapi) => {
+            println!("{}", crate::api::openapi().to_pretty_json()?);
+            Ok(())
+        }
+        Some(Command::Consumer(command)) => run_consumer(command).await,
+        Some(Command::Psp(command)) => run_psp(command).await,
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let running = app::start(args.into()).await?;
+    running.server.await?;
+    log::info!("stopped");
+    Ok(())
+}
+
+async fn run_consumer(command: ConsumerCommand) -> anyhow::Result<()> {
+    match command {
+        ConsumerCommand::Add {
+            client_id,
+            fi_reference_ids,
+            database,
+        } => {
+            let store = store::open(&database.database_url).await?;
+            let secret = admin::add_consumer(store.as_ref(), &client_id, &fi_reference_ids).await?;
+            println!(
+                "client_id: {client_id}\nclient_secret: {secret}\n(the secret is shown only now; store it safely)"
+            );
+        }
+        ConsumerCommand::List { database } => {
+            let store = store::open(&database.database_url).await?;
+            for c in store.list_consumers().await? {
+                let status = if c.enabled { "enabled" } else { "disabled" };
+                println!(
+                    "{}\t{status}\t{}",
+                    c.client_id,
+                    c.fi_reference_ids.join(",")
+                );
+            }
+        }
+        ConsumerCommand::Disable {
+            client_id,
+            database,
+        } => {
+            let store = store::open(&database.database_url).await?;
+            anyhow::ensure!(
+                store.disable_consumer(&client_id).await?,
+                "no API consumer {client_id:?}"
+            );
+            println!("disabled {client_id}");
+        }
+    }
+    Ok(())
+}
+
+async fn run_psp(command: PspCommand) -> anyhow::Result<()> {
+    match command {
+        PspCommand::Register {
+            psp_id,
+            name,
+            redirect_uris,
+            database,
+        } => {
+            let store = store::open(&database.database_url).await?;
+            admin::register_psp(store.as_ref(), &psp_id, &name, &redirect_uris).await?;
+            println!("registered {psp_id}");
+        }
+        PspCommand::Withdraw { psp_id, database } => {
+            let store = store::open(&database.database_url).await?;
+            anyhow::ensure!(store.withdraw_psp(&psp_id).await?, "no PSP {psp_id:?}");
+            println!("withdrew {psp_id}");
+        }
+        PspCommand::List { database } => {
+            let store = store::open(&database.database_url).await?;
+            for p in store.list_psps().await? {
+                let status = if p.active { "active" } else { "withdrawn" };
+                println!(
+                    "{}\t{status}\t{}\t{}",
+                    p.psp_id,
+                    p.name,
+                    p.redirect_uris.join(" ")
+                );
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,18 @@
+//! The `obie-tokens` binary: parse the command line, run the subcommand, report why it ended.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use obie_tokens::cli::{self, Cli};
+
+#[actix_web::main]
+async fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    match cli::run(Cli::parse()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,165 @@
+//! Storage behind one narrow trait, chosen once at start-up (STYLE principle 9).
+//!
+//! The trait speaks in domain records and hashes only: no backend type crosses it, so
+//! SQLite and PostgreSQL implement the same contract and run the same test suite.
+//! Single use of authorization codes is enforced here, atomically, not by the caller.
+
+mod sqlite;
+
+use async_trait::async_trait;
+
+pub use sqlite::SqliteStore;
+
+/// Unix time in milliseconds.
+pub type Millis = i64;
+
+/// A store failure. `Unavailable` answers 503 with `Retry-After`; `Internal` answers 500.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    #[error("store error: {0}")]
+    Internal(String),
+    #[error("conflict: {0}")]
+    Conflict(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// An API consumer: whoever holds the Basic credentials (SPEC §6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsumerRecord {
+    pub client_id: String,
+    pub secret_hash: String,
+    pub fi_reference_ids: Vec<String>,
+    pub enabled: bool,
+}
+
+/// A PSP registered with the service (SPEC §6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PspRecord {
+    pub psp_id: String,
+    pub name: String,
+    pub redirect_uris: Vec<String>,
+    pub active: bool,
+}
+
+/// A client-credentials grant token, stored by hash. `expires_at` None never expires.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CcgTokenRecord {
+    pub token_hash: String,
+    pub client_id: String,
+    pub fi_reference_id: String,
+    pub psp_id: String,
+    pub scope: String,
+    pub created_at: Millis,
+    pub expires_at: Option<Millis>,
+}
+
+/// An authorization code, stored by hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthCodeRecord {
+    pub code_hash: String,
+    pub client_id: String,
+    pub fi_reference_id: String,
+    pub psp_id: String,
+    pub redirect_uri: String,
+    pub scope: String,
+    pub state: Option<String>,
+    pub consent_id: Option<String>,
+    pub psu_account_id: Option<String>,
+    pub created_at: Millis,
+    pub expires_at: Millis,
+    pub redeemed_at: Option<Millis>,
+}
+
+/// An access token, stored by hash, with the code it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessTokenRecord {
+    pub token_hash: String,
+    pub code_hash: String,
+    pub client_id: String,
+    pub fi_reference_id: String,
+    pub psp_id: String,
+    pub scope: String,
+    pub consent_id: Option<String>,
+    pub psu_account_id: Option<String>,
+    pub issued_at: Millis,
+    pub expires_at: Millis,
+    pub revoked_at: Option<Millis>,
+}
+
+/// What an attempt to claim a code and issue its token did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Redemption {
+    /// The code was unclaimed: it is now redeemed and the token committed.
+    Issued,
+    /// The code had been redeemed already: the token issued from it is now revoked
+    /// (RFC 6749 §4.1.2) and nothing new was issued.
+    Replayed,
+}
+
+/// How many rows a sweep removed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Swept {
+    pub auth_codes: u64,
+    pub ccg_tokens: u64,
+    pub access_tokens: u64,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Succeeds when the store answers a trivial query (readiness).
+    async fn ping(&self) -> StoreResult<()>;
+
+    async fn upsert_consumer(&self, consumer: &ConsumerRecord) -> StoreResult<()>;
+    async fn find_consumer(&self, client_id: &str) -> StoreResult<Option<ConsumerRecord>>;
+    async fn list_consumers(&self) -> StoreResult<Vec<ConsumerRecord>>;
+    /// Returns false when there is no such consumer.
+    async fn disable_consumer(&self, client_id: &str) -> StoreResult<bool>;
+
+    async fn upsert_psp(&self, psp: &PspRecord) -> StoreResult<()>;
+    async fn find_psp(&self, psp_id: &str) -> StoreResult<Option<PspRecord>>;
+    async fn list_psps(&self) -> StoreResult<Vec<PspRecord>>;
+    /// Returns false when there is no such PSP.
+    async fn withdraw_psp(&self, psp_id: &str) -> StoreResult<bool>;
+
+    /// Inserts a ccg token; an existing one with the same hash is left as it is.
+    async fn insert_ccg_token(&self, token: &CcgTokenRecord) -> StoreResult<()>;
+    async fn find_ccg_token(&self, token_hash: &str) -> StoreResult<Option<CcgTokenRecord>>;
+
+    async fn insert_auth_code(&self, code: &AuthCodeRecord) -> StoreResult<()>;
+    async fn find_auth_code(&self, code_hash: &str) -> StoreResult<Option<AuthCodeRecord>>;
+
+    /// In one transaction: mark the code redeemed if it is not yet, and insert `token`;
+    /// if it was redeemed already, revoke the token issued from it instead. Of any number
+    /// of concurrent calls for one code, exactly one returns `Issued`.
+    async fn redeem_auth_code(
+        &self,
+        token: &AccessTokenRecord,
+        now: Millis,
+    ) -> StoreResult<Redemption>;
+    /// Revokes the token issued from an already-redeemed code (a replay seen before the claim).
+    async fn revoke_tokens_of_code(&self, code_hash: &str, now: Millis) -> StoreResult<()>;
+
+    async fn find_access_token(&self, token_hash: &str) -> StoreResult<Option<AccessTokenRecord>>;
+    /// Revokes the token if it belongs to `fi_reference_id`; other FIs' tokens stay untouched.
+    async fn revoke_access_token(
+        &self,
+        token_hash: &str,
+        fi_reference_id: &str,
+        now: Millis,
+    ) -> StoreResult<()>;
+
+    /// Deletes codes and tokens expired before `before`.
+    async fn sweep_expired(&self, before: Millis) -> StoreResult<Swept>;
+}
+
+/// Opens the store a database URL names, creating and migrating it as needed.
+pub async fn open(database_url: &str) -> anyhow::Result<std::sync::Arc<dyn Store>> {
+    if database_url.starts_with("sqlite:") {
+        Ok(std::sync::Arc::new(SqliteStore::open(database_url).await?))
+    } else {
+        anyhow::bail!("unsupported database URL (expected sqlite://…): {database_url}")
+    }
+}
