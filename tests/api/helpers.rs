@@ -1,0 +1,169 @@
+//! Spawns the real service on port 0 with a fresh database and speaks HTTP to it.
+
+use std::net::SocketAddr;
+
+use obie_tokens::app::{self, Config};
+use obie_tokens::domain::Lifetimes;
+use obie_tokens::domain::sandbox;
+use reqwest::{Client, RequestBuilder, Response};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+/// A running service on its own fresh SQLite database, removed on drop.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub base: String,
+    pub database_url: String,
+    pub client: Client,
+    _dir: TempDir,
+}
+
+/// Options for `TestApp::spawn_with`.
+pub struct Options {
+    pub lifetimes: Lifetimes,
+    pub auth_failure_limit: u32,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        // The limiter is off by default so that tests of 401 answers do not trip it.
+        Options {
+            lifetimes: Lifetimes::default(),
+            auth_failure_limit: 0,
+        }
+    }
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(Options::default()).await
+    }
+
+    pub async fn spawn_with(options: Options) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let database_url = format!("sqlite://{}/obie-tokens.db", dir.path().display());
+        let config = Config {
+            bind: "127.0.0.1:0".into(),
+            database_url: database_url.clone(),
+            sandbox: true,
+            public_url: None,
+            lifetimes: options.lifetimes,
+            auth_failure_limit: options.auth_failure_limit,
+            workers: 2,
+            shutdown_timeout_secs: 1,
+        };
+        let running = app::start(config).await.expect("service starts");
+        tokio::spawn(running.server);
+        let client = Client::builder().build().expect("http client");
+        TestApp {
+            addr: running.addr,
+            base: format!("http://{}", running.addr),
+            database_url,
+            client,
+            _dir: dir,
+        }
+    }
+
+    /// The folder holding the database files.
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
+    /// A POST with the sandbox credentials and headers and a JSON content type.
+    pub fn post(&self, path: &str) -> RequestBuilder {
+        self.client
+            .post(format!("{}{path}", self.base))
+            .header("Authorization", sandbox::AUTHORIZATION)
+            .header("fi_reference_id", sandbox::FI_REFERENCE_ID)
+            .header("version", "1")
+            .header("Content-Type", "application/json")
+    }
+
+    /// A POST carrying the sandbox ccg_token as well.
+    pub fn post_with_ccg(&self, path: &str) -> RequestBuilder {
+        self.post(path).header("ccg_token", sandbox::CCG_TOKEN)
+    }
+
+    /// A bare request with no headers at all.
+    pub fn raw(&self, method: reqwest::Method, path: &str) -> RequestBuilder {
+        self.client.request(method, format!("{}{path}", self.base))
+    }
+
+    /// Issues an authorization code for the sandbox PSP; returns the whole `data` object.
+    pub async fn issue_code(&self, body: Value) -> Value {
+        let response = self
+            .post_with_ccg("/v1/obie/authorization_codes")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201, "issuing a code");
+        response.json::<Value>().await.unwrap()["data"].clone()
+    }
+
+    /// Issues a code for `https://www.google.com` with a state; returns the code.
+    pub async fn new_code(&self) -> String {
+        let data = self
+            .issue_code(json!({"redirect_uri": "https://www.google.com", "state": "example-state"}))
+            .await;
+        data["auth_code"].as_str().unwrap().to_owned()
+    }
+
+    /// Tries to exchange `code` for an access token with the sandbox ccg_token.
+    pub async fn exchange(&self, code: &str, redirect_uri: &str) -> Response {
+        self.post_with_ccg("/v1/obie/tokens")
+            .json(&json!({"auth_code": code, "redirect_uri": redirect_uri}))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Introspects `token`; returns the `data` object.
+    pub async fn introspect(&self, token: &str) -> Value {
+        let response = self
+            .post("/v1/obie/tokens/introspection")
+            .json(&json!({"access_token": token}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response.json::<Value>().await.unwrap()["data"].clone()
+    }
+}
+
+/// Asserts the error envelope of SPEC §3 and returns the codes in order.
+pub async fn error_codes(response: Response, status: u16) -> Vec<String> {
+    assert_eq!(response.status(), status, "status");
+    let request_id = response
+        .headers()
+        .get("x-request-id")
+        .expect("x-request-id header")
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let base = format!("http://{}", response.url().authority());
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        content_type.starts_with("application/json"),
+        "content type {content_type}"
+    );
+    let body: Value = response.json().await.expect("JSON error body");
+    let errors = body["errors"].as_array().expect("errors array");
+    assert!(!errors.is_empty());
+    errors
+        .iter()
+        .map(|e| {
+            assert_eq!(e["id"], request_id.as_str(), "error id equals x-request-id");
+            let code = e["code"].as_str().unwrap().to_owned();
+            assert!(!e["title"].as_str().unwrap().is_empty());
+            assert_eq!(e["link"], format!("{base}/docs/errors#{code}"));
+            code
+        })
+        .collect()
+}
