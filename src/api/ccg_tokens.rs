@@ -50,13 +50,13 @@ pub struct CcgTokenRequest {
 impl WireBody for CcgTokenRequest {
     fn read(f: &mut Fields<'_>) -> Option<Self> {
         let grant_type = f.required::<Identifier>("grant_type");
-        if let Some(grant) = &grant_type {
-            if grant.as_str() != "client_credentials" {
-                f.push(Problem::new(
-                    ErrorCode::GrantTypeUnsupported,
-                    "The grant_type must be client_credentials.",
-                ));
-            }
+        if let Some(grant) = &grant_type
+            && grant.as_str() != "client_credentials"
+        {
+            f.push(Problem::new(
+                ErrorCode::GrantTypeUnsupported,
+                "The grant_type must be client_credentials.",
+            ));
         }
         let (psp_id, scope) = (f.required("psp_id"), f.optional("scope"));
         Some(CcgTokenRequest {

@@ -7,7 +7,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::errors::{ApiError, ErrorCode, Problem};
+use super::errors::{ApiError, ErrorCode, ErrorEnvelope, ErrorObject, Problem};
+use super::headers::ApiVersion;
 
 pub const OPENAPI_PATH: &str = "/api-docs/openapi.json";
 pub const ERRORS_PAGE_PATH: &str = "/docs/errors";
@@ -25,6 +26,7 @@ Every failure answers `{\"errors\": [{\"id\", \"code\", \"title\", \"link\"}]}`;
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
     servers((url = "/", description = "The server that serves this document")),
+    components(schemas(ErrorEnvelope, ErrorObject, ApiVersion)),
     modifiers(&SecuritySchemes),
     tags(
         (name = "ccg tokens", description = "Client-credentials grant tokens: step 1 of the flow."),

@@ -69,10 +69,10 @@ pub async fn envelope(
     };
 
     let status = response.status();
-    if status == StatusCode::UNAUTHORIZED {
-        if let Some(ip) = peer {
-            state.limiter.record_failure(ip);
-        }
+    if status == StatusCode::UNAUTHORIZED
+        && let Some(ip) = peer
+    {
+        state.limiter.record_failure(ip);
     }
     let mut response = if status.is_client_error() || status.is_server_error() {
         render_error(response, &id, &state.public_url)
@@ -106,10 +106,10 @@ fn render_error(
         .and_then(|e| e.as_error::<ApiError>())
         .cloned();
     let api_error = api_error.unwrap_or_else(|| {
-        if let Some(err) = response.response().error() {
-            if status.is_server_error() {
-                return ApiError::internal(err.to_string());
-            }
+        if let Some(err) = response.response().error()
+            && status.is_server_error()
+        {
+            return ApiError::internal(err.to_string());
         }
         ApiError::one(ErrorCode::for_status(status))
     });
@@ -202,5 +202,91 @@ fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
         s.clone()
     } else {
         "non-string panic payload".to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::rate_limit::FailureLimiter;
+    use crate::domain::{Lifetimes, TokenService};
+    use actix_web::{App, test, web};
+
+    async fn state() -> web::Data<AppState> {
+        let store = crate::store::open("sqlite::memory:").await.unwrap();
+        web::Data::new(AppState {
+            service: TokenService {
+                store,
+                lifetimes: Lifetimes::default(),
+            },
+            public_url: "http://test".into(),
+            limiter: FailureLimiter::new(0),
+        })
+    }
+
+    #[actix_web::test]
+    async fn a_panicking_handler_answers_an_opaque_500_envelope_with_the_request_id() {
+        let app = test::init_service(
+            App::new()
+                .app_data(state().await)
+                .service(
+                    web::resource("/boom")
+                        .wrap(catch_panic())
+                        .to(|| async { panic!("secret detail") as &'static str }),
+                )
+                .wrap(actix_web::middleware::from_fn(envelope)),
+        )
+        .await;
+
+        let req = test::TestRequest::get()
+            .uri("/boom")
+            .insert_header((REQUEST_ID, "req-42"))
+            .to_request();
+        let res = test::call_service(&app, req).await;
+
+        assert_eq!(res.status(), 500);
+        assert_eq!(res.headers().get(REQUEST_ID).unwrap(), "req-42");
+        let body: serde_json::Value = test::read_body_json(res).await;
+        assert_eq!(body["errors"][0]["code"], "internal_error");
+        assert_eq!(body["errors"][0]["id"], "req-42");
+        assert!(
+            !body.to_string().contains("secret detail"),
+            "the cause is not sent"
+        );
+    }
+
+    #[actix_web::test]
+    async fn a_plain_framework_error_gets_the_envelope_and_a_fresh_uuid_id() {
+        let app = test::init_service(
+            App::new()
+                .app_data(state().await)
+                .route(
+                    "/plain",
+                    web::get().to(|| async { HttpResponse::BadGateway().body("nope") }),
+                )
+                .wrap(actix_web::middleware::from_fn(envelope)),
+        )
+        .await;
+
+        let req = test::TestRequest::get()
+            .uri("/plain")
+            .insert_header((REQUEST_ID, "has space"))
+            .to_request();
+        let res = test::call_service(&app, req).await;
+
+        let id = res
+            .headers()
+            .get(REQUEST_ID)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            uuid::Uuid::parse_str(&id).is_ok(),
+            "an invalid caller id is replaced by a UUID"
+        );
+        let body: serde_json::Value = test::read_body_json(res).await;
+        assert_eq!(body["errors"][0]["code"], "internal_error");
+        assert_eq!(body["errors"][0]["id"], id.as_str());
     }
 }

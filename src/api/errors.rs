@@ -177,7 +177,7 @@ impl ResponseError for ApiError {
     }
 }
 
-/// The failure envelope of every 4xx and 5xx (SPEC §3).
+/// The failure envelope of every 4xx and 5xx answer.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({"errors": [{
     "id": "3f1c2a8e-7b9d-4e2f-9a61-0c5d8e7f1b2a",

@@ -22,8 +22,7 @@ pub enum ApiVersion {
 #[into_params(parameter_in = Header)]
 #[allow(dead_code)]
 pub struct FiHeaders {
-    /// The FI's regulator reference, eIDAS style: 1–128 visible ASCII characters. The
-    /// credentials must be allowed to act for it.
+    /// The FI's regulator reference, eIDAS style; the credentials must be allowed to act for it.
     #[param(
         example = "PSDGB-FCA-111111",
         min_length = 1,
@@ -89,13 +88,14 @@ fn single<'h>(
 pub fn read_fi_headers(headers: &HeaderMap, problems: &mut Vec<Problem>) -> Option<FiReferenceId> {
     let fi = single(headers, "fi_reference_id", 128, problems)
         .and_then(|v| FiReferenceId::try_from(v).ok());
-    if let Some(version) = single(headers, "version", 128, problems) {
-        if version != "1" && version != "latest" {
-            problems.push(Problem::new(
-                ErrorCode::VersionUnsupported,
-                "The version header must be 1 or latest.",
-            ));
-        }
+    if let Some(version) = single(headers, "version", 128, problems)
+        && version != "1"
+        && version != "latest"
+    {
+        problems.push(Problem::new(
+            ErrorCode::VersionUnsupported,
+            "The version header must be 1 or latest.",
+        ));
     }
     fi
 }

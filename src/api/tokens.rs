@@ -15,7 +15,7 @@ use super::headers::{CcgTokenHeader, FiHeaders};
 use super::respond::no_store;
 use super::responses::ExchangeErrors;
 use crate::data_envelope;
-use crate::domain::types::Identifier;
+use crate::domain::types::{Identifier, RedirectUri};
 
 /// Trades an authorization code for an access token.
 #[derive(ToSchema)]
@@ -25,8 +25,8 @@ pub struct TokenRequest {
     #[schema(value_type = String, min_length = 1, max_length = 256, example = "Zk1pQ2Vb9xTn0r4Ywq8sJd3LmA6uHc2eFg7iKo5pRtU")]
     pub auth_code: Identifier,
     /// Byte-identical to the `redirect_uri` the code was issued for.
-    #[schema(value_type = String, min_length = 1, max_length = 256, example = "https://www.google.com")]
-    pub redirect_uri: Identifier,
+    #[schema(value_type = String, format = "uri", min_length = 1, max_length = 2048, example = "https://www.google.com")]
+    pub redirect_uri: RedirectUri,
 }
 
 impl WireBody for TokenRequest {

@@ -26,13 +26,15 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(5))
             .foreign_keys(true);
-        if let Some(folder) = options.get_filename().parent() {
-            if !folder.as_os_str().is_empty() {
-                std::fs::create_dir_all(folder)?;
-            }
+        if let Some(folder) = options.get_filename().parent()
+            && !folder.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(folder)?;
         }
+        // Each connection to `:memory:` is its own database: keep one.
+        let in_memory = options.get_filename().as_os_str() == ":memory:";
         let pool = SqlitePoolOptions::new()
-            .max_connections(8)
+            .max_connections(if in_memory { 1 } else { 8 })
             .acquire_timeout(Duration::from_secs(5))
             .connect_with(options)
             .await?;
