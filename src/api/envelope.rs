@@ -61,7 +61,9 @@ pub async fn envelope(
                 retry_after: Some(wait),
                 ..ApiError::one(ErrorCode::RateLimited)
             };
-            req.into_response(HttpResponse::from_error(err))
+            // `error_response` keeps the `ApiError` (and its `Retry-After`) on the response;
+            // `into_response` would drop it.
+            req.error_response(err)
         }
         // Errors, even the framework's, arrive as responses: handlers' through actix, and
         // panics through `catch_panic` on each operation.

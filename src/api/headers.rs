@@ -1,7 +1,7 @@
 //! Typed header extraction (SPEC §3). Each struct is both the validator and the OpenAPI
 //! parameter list, so the document cannot drift from what is enforced.
 
-use actix_web::http::header::HeaderMap;
+use actix_web::http::header::{HeaderMap, HeaderValue};
 use utoipa::{IntoParams, ToSchema};
 
 use super::errors::{ErrorCode, Problem};
@@ -50,13 +50,12 @@ pub struct CcgTokenHeader {
     pub ccg_token: String,
 }
 
-/// One header's value, if it is there exactly once and is visible ASCII of 1–`max` bytes.
-fn single<'h>(
+/// One header's raw value, if it is there exactly once; else records the problem.
+fn present_once<'h>(
     headers: &'h HeaderMap,
     name: &str,
-    max: usize,
     problems: &mut Vec<Problem>,
-) -> Option<&'h str> {
+) -> Option<&'h HeaderValue> {
     let mut values = headers.get_all(name);
     let Some(first) = values.next() else {
         problems.push(Problem::new(
@@ -72,7 +71,17 @@ fn single<'h>(
         ));
         return None;
     }
-    match first.to_str() {
+    Some(first)
+}
+
+/// One header's value, if it is there once and is 1–`max` visible ASCII characters.
+fn single<'h>(
+    headers: &'h HeaderMap,
+    name: &str,
+    max: usize,
+    problems: &mut Vec<Problem>,
+) -> Option<&'h str> {
+    match present_once(headers, name, problems)?.to_str() {
         Ok(v) if v.len() <= max && is_visible_ascii(v) => Some(v),
         _ => {
             problems.push(Problem::new(
@@ -88,7 +97,8 @@ fn single<'h>(
 pub fn read_fi_headers(headers: &HeaderMap, problems: &mut Vec<Problem>) -> Option<FiReferenceId> {
     let fi = single(headers, "fi_reference_id", 128, problems)
         .and_then(|v| FiReferenceId::try_from(v).ok());
-    if let Some(version) = single(headers, "version", 128, problems)
+    // SPEC §3: any value but `1` or `latest` is an unsupported version.
+    if let Some(version) = present_once(headers, "version", problems)
         && version != "1"
         && version != "latest"
     {
@@ -142,7 +152,7 @@ mod tests {
     #[test]
     fn every_bad_header_is_reported_together() {
         let mut problems = vec![];
-        let map = headers(&[("version", b"2")]);
+        let map = headers(&[("version", b"v 2")]);
         read_fi_headers(&map, &mut problems);
         read_ccg_token(&map, &mut problems);
         assert_eq!(

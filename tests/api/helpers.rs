@@ -1,10 +1,12 @@
 //! Spawns the real service on port 0 with a fresh database and speaks HTTP to it.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use obie_tokens::app::{self, Config};
 use obie_tokens::domain::Lifetimes;
-use obie_tokens::domain::sandbox;
+use obie_tokens::domain::{admin, sandbox};
+use obie_tokens::store::Store;
 use reqwest::{Client, RequestBuilder, Response};
 use serde_json::{Value, json};
 use tempfile::TempDir;
@@ -18,20 +20,12 @@ pub struct TestApp {
     _dir: TempDir,
 }
 
-/// Options for `TestApp::spawn_with`.
+/// Options for `TestApp::spawn_with`. The failed-authentication limiter is off (0) by
+/// default, so that tests of 401 answers do not trip it.
+#[derive(Default)]
 pub struct Options {
     pub lifetimes: Lifetimes,
     pub auth_failure_limit: u32,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        // The limiter is off by default so that tests of 401 answers do not trip it.
-        Options {
-            lifetimes: Lifetimes::default(),
-            auth_failure_limit: 0,
-        }
-    }
 }
 
 impl TestApp {
@@ -129,6 +123,91 @@ impl TestApp {
         assert_eq!(response.status(), 200);
         response.json::<Value>().await.unwrap()["data"].clone()
     }
+}
+
+impl TestApp {
+    /// A POST with the sandbox credentials and headers but no `Content-Type`.
+    pub fn post_bare(&self, path: &str) -> RequestBuilder {
+        self.client
+            .post(format!("{}{path}", self.base))
+            .header("Authorization", sandbox::AUTHORIZATION)
+            .header("fi_reference_id", sandbox::FI_REFERENCE_ID)
+            .header("version", "1")
+    }
+
+    /// Opens the app's database directly, as the admin subcommands do.
+    pub async fn store(&self) -> Arc<dyn Store> {
+        obie_tokens::store::open(&self.database_url)
+            .await
+            .expect("store opens")
+    }
+
+    /// Adds an API consumer allowed for `fis`; returns its `Authorization` header value.
+    pub async fn add_consumer(&self, client_id: &str, fis: &[&str]) -> String {
+        use base64::Engine;
+        let fis: Vec<String> = fis.iter().map(|f| f.to_string()).collect();
+        let secret = admin::add_consumer(self.store().await.as_ref(), client_id, &fis)
+            .await
+            .expect("consumer added");
+        let pair = format!("{client_id}:{secret}");
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(pair)
+        )
+    }
+
+    /// A JSON POST as another consumer (`authorization`) acting for `fi`.
+    pub fn post_as(&self, authorization: &str, fi: &str, path: &str) -> RequestBuilder {
+        self.client
+            .post(format!("{}{path}", self.base))
+            .header("Authorization", authorization)
+            .header("fi_reference_id", fi)
+            .header("version", "1")
+            .header("Content-Type", "application/json")
+    }
+
+    /// Asks `POST /v1/oauth2/tokens` for a ccg_token with the sandbox credentials.
+    pub async fn new_ccg_token(&self, psp_id: &str, scope: Option<&str>) -> String {
+        let mut body = json!({"grant_type": "client_credentials", "psp_id": psp_id});
+        if let Some(scope) = scope {
+            body["scope"] = json!(scope);
+        }
+        let response = self
+            .post("/v1/oauth2/tokens")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201, "issuing a ccg_token");
+        let data = response.json::<Value>().await.unwrap()["data"].clone();
+        data["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// Tries to exchange `code` with the sandbox credentials and the given ccg_token.
+    pub async fn exchange_with(&self, ccg_token: &str, code: &str, redirect_uri: &str) -> Response {
+        self.post("/v1/obie/tokens")
+            .header("ccg_token", ccg_token)
+            .json(&json!({"auth_code": code, "redirect_uri": redirect_uri}))
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+/// The value of a response header, if it is there and is text.
+pub fn header(response: &Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// The `data.access_token` of a 201 from `POST /v1/obie/tokens`.
+pub async fn access_token(response: Response) -> String {
+    assert_eq!(response.status(), 201, "exchanging a code");
+    let body: Value = response.json().await.unwrap();
+    body["data"]["access_token"].as_str().unwrap().to_owned()
 }
 
 /// Asserts the error envelope of SPEC §3 and returns the codes in order.

@@ -1,4 +1,16 @@
 //! Integration tests: the real service on port 0, spoken to over HTTP.
 
+mod concurrency;
+mod edge;
+mod errors;
+mod flow;
+mod flow_errors;
 mod helpers;
+mod isolation;
+mod limits;
 mod openapi;
+mod ordering;
+mod pages;
+mod storage;
+mod store_sqlite;
+mod store_suite;
