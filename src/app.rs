@@ -61,7 +61,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     };
     if config.sandbox {
         service.seed_sandbox().await?;
-        log::info!("sandbox data seeded (SPEC §7)");
+        log::info!("sandbox data seeded");
     }
     let doc = api::openapi();
     let routes = web::Data::new(RouteTable::from_openapi(&doc));

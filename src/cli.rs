@@ -55,7 +55,8 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub database: DatabaseArgs,
     /// Seed the sandbox consumer, PSPs and ccg_token (SPEC §7).
-    #[arg(long, env = "OBIE_SANDBOX")]
+    #[arg(long, env = "OBIE_SANDBOX", value_parser = clap::builder::BoolishValueParser::new(),
+          num_args = 0..=1, default_missing_value = "true", default_value = "false")]
     pub sandbox: bool,
     /// Base URL of error links; default `http://` + the bound address.
     #[arg(long, env = "OBIE_PUBLIC_URL")]
@@ -244,4 +245,47 @@ async fn run_psp(command: PspCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn serve_args(args: &[&str]) -> ServeArgs {
+        Cli::try_parse_from(args).expect("parses").serve
+    }
+
+    #[test]
+    fn serve_is_the_default_subcommand_with_spec_defaults() {
+        let args = serve_args(&["obie-tokens"]);
+        assert_eq!(args.bind, "127.0.0.1:8080");
+        assert_eq!(args.database.database_url, "sqlite://./data/obie-tokens.db");
+        assert!(!args.sandbox);
+        assert_eq!(
+            (
+                args.auth_code_ttl,
+                args.ccg_token_ttl,
+                args.access_token_ttl
+            ),
+            (60, 3600, 31_104_000)
+        );
+        assert_eq!(args.auth_failure_limit, 20);
+    }
+
+    #[test]
+    fn sandbox_takes_a_bare_flag_or_a_boolish_value() {
+        assert!(serve_args(&["obie-tokens", "--sandbox"]).sandbox);
+        assert!(serve_args(&["obie-tokens", "--sandbox=1"]).sandbox);
+        assert!(!serve_args(&["obie-tokens", "--sandbox=no"]).sandbox);
+    }
+
+    #[test]
+    fn the_code_lifetime_is_bounded_to_600_seconds() {
+        assert!(Cli::try_parse_from(["obie-tokens", "--auth-code-ttl", "601"]).is_err());
+        assert!(Cli::try_parse_from(["obie-tokens", "--auth-code-ttl", "0"]).is_err());
+        assert_eq!(
+            serve_args(&["obie-tokens", "--auth-code-ttl", "600"]).auth_code_ttl,
+            600
+        );
+    }
 }

@@ -1,0 +1,29 @@
+# obie-tokens: every CI step is a target you can run locally. `make` alone lists them.
+
+CARGO ?= cargo
+
+.DEFAULT_GOAL := help
+.PHONY: help run test lint fmt openapi
+
+help: ## List the targets with a one-line description each
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) \
+		| awk 'BEGIN {FS = ":.*## "}; {printf "  %-10s %s\n", $$1, $$2}'
+
+run: ## Serve the sandbox on 127.0.0.1:8080 (SQLite at ./data/obie-tokens.db)
+	RUST_LOG="$${RUST_LOG:-info}" $(CARGO) run --release --locked -- serve --sandbox
+
+test: ## Run every test (unit and integration)
+	$(CARGO) test --all-targets --locked
+
+lint: ## Check formatting and run clippy with warnings as errors
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --all-targets --locked -- -D warnings
+
+fmt: ## Format the code
+	$(CARGO) fmt --all
+
+openapi: ## Rewrite openapi/openapi.json from the code (bless a contract change)
+	$(CARGO) run --quiet --locked -- openapi > openapi/openapi.json.tmp \
+		|| { rm -f openapi/openapi.json.tmp; exit 1; }
+	mv openapi/openapi.json.tmp openapi/openapi.json
+	@git diff --stat -- openapi/openapi.json 2>/dev/null || true
