@@ -3,7 +3,7 @@
 CARGO ?= cargo
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint fmt openapi
+.PHONY: help run test lint fmt openapi contract
 
 help: ## List the targets with a one-line description each
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) \
@@ -27,3 +27,6 @@ openapi: ## Rewrite openapi/openapi.json from the code (bless a contract change)
 		|| { rm -f openapi/openapi.json.tmp; exit 1; }
 	mv openapi/openapi.json.tmp openapi/openapi.json
 	@git diff --stat -- openapi/openapi.json 2>/dev/null || true
+
+contract: ## Lint the OpenAPI document, run schemathesis, generated clients and Swagger UI against a live server
+	tests/contract/run.sh
