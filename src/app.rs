@@ -11,7 +11,7 @@ use crate::api::docs::RouteTable;
 use crate::api::rate_limit::FailureLimiter;
 use crate::api::{self, AppState};
 use crate::domain::{Lifetimes, TokenService, now_millis};
-use crate::store::{self, Store};
+use crate::store::{self, PoolSettings, Store};
 
 /// Everything `serve` needs (SPEC §8).
 #[derive(Debug, Clone)]
@@ -25,6 +25,7 @@ pub struct Config {
     pub workers: usize,
     /// How long in-flight requests may take to finish after SIGTERM/SIGINT.
     pub shutdown_timeout_secs: u64,
+    pub pool: PoolSettings,
 }
 
 impl Default for Config {
@@ -38,6 +39,7 @@ impl Default for Config {
             auth_failure_limit: 20,
             workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
             shutdown_timeout_secs: 30,
+            pool: PoolSettings::default(),
         }
     }
 }
@@ -54,7 +56,7 @@ const SWEEP_EVERY: Duration = Duration::from_secs(30);
 const SWEEP_GRACE_MS: i64 = 60_000;
 
 pub async fn start(config: Config) -> anyhow::Result<Running> {
-    let store = store::open(&config.database_url).await?;
+    let store = store::open_with(&config.database_url, &config.pool).await?;
     let service = TokenService {
         store: store.clone(),
         lifetimes: config.lifetimes,

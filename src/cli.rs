@@ -5,7 +5,9 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::app::{self, Config};
 use crate::domain::{Lifetimes, admin};
-use crate::store;
+use std::time::Duration;
+
+use crate::store::{self, PoolSettings};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -38,7 +40,7 @@ pub enum Command {
 
 #[derive(Args, Debug, Clone)]
 pub struct DatabaseArgs {
-    /// `sqlite://PATH` (created with its folder).
+    /// `sqlite://PATH` (created with its folder) or `postgres://USER@HOST:PORT/DB`.
     #[arg(
         long,
         env = "OBIE_DATABASE_URL",
@@ -79,6 +81,12 @@ pub struct ServeArgs {
     /// Seconds in-flight requests may take to finish after SIGTERM/SIGINT.
     #[arg(long, env = "OBIE_SHUTDOWN_TIMEOUT", default_value_t = 30)]
     pub shutdown_timeout: u64,
+    /// Most database connections this process holds.
+    #[arg(long, env = "OBIE_DB_MAX_CONNECTIONS", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    pub db_max_connections: u32,
+    /// Seconds a request waits for a database connection before it is answered 503.
+    #[arg(long, env = "OBIE_DB_ACQUIRE_TIMEOUT", default_value_t = 3.0)]
+    pub db_acquire_timeout: f64,
 }
 
 #[derive(Subcommand, Debug)]
@@ -150,6 +158,12 @@ impl From<ServeArgs> for Config {
             auth_failure_limit: args.auth_failure_limit,
             workers: args.workers.unwrap_or_else(|| Config::default().workers),
             shutdown_timeout_secs: args.shutdown_timeout,
+            pool: PoolSettings {
+                max_connections: args.db_max_connections,
+                acquire_timeout: Duration::from_secs_f64(
+                    args.db_acquire_timeout.clamp(0.05, 600.0),
+                ),
+            },
         }
     }
 }

@@ -4,10 +4,16 @@
 //! SQLite and PostgreSQL implement the same contract and run the same test suite.
 //! Single use of authorization codes is enforced here, atomically, not by the caller.
 
+mod postgres;
+mod sql;
 mod sqlite;
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 /// Unix time in milliseconds.
@@ -155,11 +161,40 @@ pub trait Store: Send + Sync + 'static {
     async fn sweep_expired(&self, before: Millis) -> StoreResult<Swept>;
 }
 
-/// Opens the store a database URL names, creating and migrating it as needed.
-pub async fn open(database_url: &str) -> anyhow::Result<std::sync::Arc<dyn Store>> {
+/// Connection pool limits (SPEC §8 and the replicas issue): how many connections, and how
+/// long a request waits for one before it is answered 503.
+#[derive(Debug, Clone)]
+pub struct PoolSettings {
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        PoolSettings {
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(3),
+        }
+    }
+}
+
+/// Opens the store a database URL names (`sqlite:` or `postgres:`), creating and migrating
+/// it as needed. The backend is chosen here, once; nothing else branches on it.
+pub async fn open(database_url: &str) -> anyhow::Result<Arc<dyn Store>> {
+    open_with(database_url, &PoolSettings::default()).await
+}
+
+pub async fn open_with(
+    database_url: &str,
+    settings: &PoolSettings,
+) -> anyhow::Result<Arc<dyn Store>> {
     if database_url.starts_with("sqlite:") {
-        Ok(std::sync::Arc::new(SqliteStore::open(database_url).await?))
+        Ok(Arc::new(SqliteStore::open(database_url, settings).await?))
+    } else if database_url.starts_with("postgres:") || database_url.starts_with("postgresql:") {
+        Ok(Arc::new(PostgresStore::open(database_url, settings).await?))
     } else {
-        anyhow::bail!("unsupported database URL (expected sqlite://…): {database_url}")
+        anyhow::bail!(
+            "unsupported database URL (expected sqlite:… or postgres://…): {database_url}"
+        )
     }
 }

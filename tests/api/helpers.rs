@@ -6,7 +6,7 @@ use std::sync::Arc;
 use obie_tokens::app::{self, Config};
 use obie_tokens::domain::Lifetimes;
 use obie_tokens::domain::{admin, sandbox};
-use obie_tokens::store::Store;
+use obie_tokens::store::{PoolSettings, Store};
 use reqwest::{Client, RequestBuilder, Response};
 use serde_json::{Value, json};
 use tempfile::TempDir;
@@ -26,6 +26,9 @@ pub struct TestApp {
 pub struct Options {
     pub lifetimes: Lifetimes,
     pub auth_failure_limit: u32,
+    /// A database to use instead of a fresh SQLite file (e.g. a PostgreSQL test database).
+    pub database_url: Option<String>,
+    pub pool: PoolSettings,
 }
 
 impl TestApp {
@@ -35,7 +38,9 @@ impl TestApp {
 
     pub async fn spawn_with(options: Options) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
-        let database_url = format!("sqlite://{}/obie-tokens.db", dir.path().display());
+        let database_url = options
+            .database_url
+            .unwrap_or_else(|| format!("sqlite://{}/obie-tokens.db", dir.path().display()));
         let config = Config {
             bind: "127.0.0.1:0".into(),
             database_url: database_url.clone(),
@@ -45,6 +50,7 @@ impl TestApp {
             auth_failure_limit: options.auth_failure_limit,
             workers: 2,
             shutdown_timeout_secs: 1,
+            pool: options.pool,
         };
         let running = app::start(config).await.expect("service starts");
         tokio::spawn(running.server);
