@@ -12,7 +12,10 @@ help: ## List the targets with a one-line description each
 run: ## Serve the sandbox on 127.0.0.1:8080 (SQLite at ./data/obie-tokens.db)
 	RUST_LOG="$${RUST_LOG:-info}" $(CARGO) run --release --locked -- serve --sandbox
 
-test: ## Run every test (unit and integration)
+test: ## Run every test (PostgreSQL ones when OBIE_TEST_POSTGRES_URL is set)
+	@if [ -z "$$OBIE_TEST_POSTGRES_URL" ]; then \
+		echo "NOTE: PostgreSQL tests are skipped; set OBIE_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres to run them."; \
+	fi
 	$(CARGO) test --all-targets --locked
 
 lint: ## Check formatting and run clippy with warnings as errors
