@@ -8,10 +8,12 @@ use std::time::Duration;
 use actix_web::{HttpServer, web};
 
 use crate::api::docs::RouteTable;
-use crate::api::rate_limit::FailureLimiter;
+use crate::api::metrics::Metrics;
+use crate::api::rate_limit::Limiters;
 use crate::api::{self, AppState};
 use crate::domain::{Lifetimes, TokenService, now_millis};
 use crate::store::{self, PoolSettings, Store};
+use crate::tls::{self, TlsFiles};
 
 /// Everything `serve` needs (SPEC §8).
 #[derive(Debug, Clone)]
@@ -22,10 +24,14 @@ pub struct Config {
     pub public_url: Option<String>,
     pub lifetimes: Lifetimes,
     pub auth_failure_limit: u32,
+    /// Wrong secrets per client id per minute before that id gets 429; 0 disables.
+    pub client_failure_limit: u32,
     pub workers: usize,
     /// How long in-flight requests may take to finish after SIGTERM/SIGINT.
     pub shutdown_timeout_secs: u64,
     pub pool: PoolSettings,
+    /// Serve HTTPS with these PEM files instead of plain HTTP.
+    pub tls: Option<TlsFiles>,
 }
 
 impl Default for Config {
@@ -37,9 +43,11 @@ impl Default for Config {
             public_url: None,
             lifetimes: Lifetimes::default(),
             auth_failure_limit: 20,
+            client_failure_limit: 20,
             workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
             shutdown_timeout_secs: 30,
             pool: PoolSettings::default(),
+            tls: None,
         }
     }
 }
@@ -71,23 +79,32 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     // Bind first so the public URL can name the real port when port 0 was asked for.
     let listener = std::net::TcpListener::bind(&config.bind)?;
     let addr = listener.local_addr()?;
+    let scheme = if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     let public_url = config
         .public_url
         .clone()
-        .unwrap_or_else(|| format!("http://{addr}"));
+        .unwrap_or_else(|| format!("{scheme}://{addr}"));
     let state = web::Data::new(AppState {
         service,
         public_url: public_url.trim_end_matches('/').to_owned(),
-        limiter: FailureLimiter::new(config.auth_failure_limit),
+        limiters: Limiters::new(config.auth_failure_limit, config.client_failure_limit),
+        metrics: Metrics::new(),
     });
     let server =
         HttpServer::new(move || api::build_app(state.clone(), doc.clone(), routes.clone()))
             .workers(config.workers.max(1))
-            .shutdown_timeout(config.shutdown_timeout_secs)
-            .listen(listener)?
-            .run();
+            .shutdown_timeout(config.shutdown_timeout_secs);
+    let server = match &config.tls {
+        Some(files) => server.listen_rustls_0_23(listener, tls::server_config(files)?)?,
+        None => server.listen(listener)?,
+    }
+    .run();
     tokio::spawn(sweep_forever(store));
-    log::info!("listening on http://{addr} (public URL {public_url})");
+    log::info!("listening on {scheme}://{addr} (public URL {public_url})");
     Ok(Running {
         addr,
         public_url,

@@ -5,9 +5,11 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::app::{self, Config};
 use crate::domain::{Lifetimes, admin};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::store::{self, PoolSettings};
+use crate::tls::TlsFiles;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -75,12 +77,21 @@ pub struct ServeArgs {
     /// Failed authentications per client address per minute before 429; 0 disables.
     #[arg(long, env = "OBIE_AUTH_FAILURE_LIMIT", default_value_t = 20)]
     pub auth_failure_limit: u32,
+    /// Wrong secrets for one client id per minute, from any address, before 429; 0 disables.
+    #[arg(long, env = "OBIE_CLIENT_FAILURE_LIMIT", default_value_t = 20)]
+    pub client_failure_limit: u32,
     /// Worker threads; default the number of cores.
     #[arg(long, env = "OBIE_WORKERS")]
     pub workers: Option<usize>,
     /// Seconds in-flight requests may take to finish after SIGTERM/SIGINT.
     #[arg(long, env = "OBIE_SHUTDOWN_TIMEOUT", default_value_t = 30)]
     pub shutdown_timeout: u64,
+    /// PEM certificate chain: serve HTTPS (with --tls-key).
+    #[arg(long, env = "OBIE_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "OBIE_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// Most database connections this process holds.
     #[arg(long, env = "OBIE_DB_MAX_CONNECTIONS", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
     pub db_max_connections: u32,
@@ -156,8 +167,13 @@ impl From<ServeArgs> for Config {
                 access_token: args.access_token_ttl,
             },
             auth_failure_limit: args.auth_failure_limit,
+            client_failure_limit: args.client_failure_limit,
             workers: args.workers.unwrap_or_else(|| Config::default().workers),
             shutdown_timeout_secs: args.shutdown_timeout,
+            tls: args
+                .tls_cert
+                .zip(args.tls_key)
+                .map(|(cert, key)| TlsFiles { cert, key }),
             pool: PoolSettings {
                 max_connections: args.db_max_connections,
                 acquire_timeout: Duration::from_secs_f64(

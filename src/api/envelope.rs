@@ -5,6 +5,7 @@
 //! written here, where the request id is known, so every error object carries it (SPEC §3).
 
 use std::future::{Ready, ready};
+use std::net::IpAddr;
 use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
 use std::time::Instant;
@@ -19,7 +20,9 @@ use futures_util::FutureExt;
 use futures_util::future::LocalBoxFuture;
 
 use super::AppState;
+use super::auth::parse_basic;
 use super::errors::{ApiError, ErrorCode, ErrorEnvelope};
+use super::metrics::Observation;
 use crate::domain::types::is_visible_ascii_token;
 
 pub const REQUEST_ID: &str = "x-request-id";
@@ -52,9 +55,13 @@ pub async fn envelope(
         .expect("AppState is registered");
     let peer = req.peer_addr().map(|a| a.ip());
     let (method, path) = (req.method().clone(), req.path().to_owned());
-    let blocked = peer
-        .filter(|_| path.starts_with("/v1/"))
-        .and_then(|ip| state.limiter.blocked(ip));
+    let is_v1 = path.starts_with("/v1/");
+    let client_id = is_v1
+        .then(|| parse_basic(req.headers()).map(|c| c.client_id))
+        .flatten();
+    let blocked = is_v1
+        .then(|| state.limiters.blocked(peer, client_id.as_deref()))
+        .flatten();
     let response = match blocked {
         Some(wait) => {
             let err = ApiError {
@@ -71,27 +78,51 @@ pub async fn envelope(
     };
 
     let status = response.status();
-    if status == StatusCode::UNAUTHORIZED
-        && let Some(ip) = peer
-    {
-        state.limiter.record_failure(ip);
-    }
-    let mut response = if status.is_client_error() || status.is_server_error() {
+    let route = response.request().match_pattern();
+    let (mut response, error) = if status.is_client_error() || status.is_server_error() {
         render_error(response, &id, &state.public_url)
     } else {
-        response
+        (response, None)
     };
+    count_failure(&state, peer, client_id, error);
     if let Ok(value) = HeaderValue::from_str(&id) {
         response
             .headers_mut()
             .insert(HeaderName::from_static(REQUEST_ID), value);
     }
+    let seconds = started.elapsed().as_secs_f64();
+    state.metrics.observe(&Observation {
+        route: route.as_deref().unwrap_or("unmatched"),
+        method: method.as_str(),
+        status: response.status(),
+        error,
+        seconds,
+    });
     log::info!(
         "{method} {path} {} {:.3}ms id={id}",
         response.status().as_u16(),
-        started.elapsed().as_secs_f64() * 1000.0
+        seconds * 1000.0
     );
     Ok(response)
+}
+
+/// Every 401 counts against the client address (SPEC §5); a wrong secret also counts
+/// against the client id it was tried for.
+fn count_failure(
+    state: &AppState,
+    peer: Option<IpAddr>,
+    client_id: Option<String>,
+    error: Option<ErrorCode>,
+) {
+    let Some(code) = error.filter(|c| c.status() == StatusCode::UNAUTHORIZED) else {
+        return;
+    };
+    if let Some(ip) = peer {
+        state.limiters.by_address.record_failure(ip);
+    }
+    if let (ErrorCode::AuthenticationFailed, Some(client_id)) = (code, client_id) {
+        state.limiters.by_client.record_failure(client_id);
+    }
 }
 
 /// Replaces the body of an error response with the envelope, keeping its status and the
@@ -100,7 +131,7 @@ fn render_error(
     response: ServiceResponse<BoxBody>,
     id: &str,
     public_url: &str,
-) -> ServiceResponse<BoxBody> {
+) -> (ServiceResponse<BoxBody>, Option<ErrorCode>) {
     let status = response.status();
     let api_error = response
         .response()
@@ -134,7 +165,10 @@ fn render_error(
         builder.insert_header((header::RETRY_AFTER, wait.to_string()));
     }
     let body = ErrorEnvelope::render(&api_error.problems, id, public_url);
-    response.into_response(builder.json(body))
+    (
+        response.into_response(builder.json(body)),
+        Some(api_error.code()),
+    )
 }
 
 /// Turns a panic in an operation into a 500 whose cause is logged under the request id,
@@ -210,7 +244,8 @@ fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::rate_limit::FailureLimiter;
+    use crate::api::metrics::Metrics;
+    use crate::api::rate_limit::Limiters;
     use crate::domain::{Lifetimes, TokenService};
     use actix_web::{App, test, web};
 
@@ -222,7 +257,8 @@ mod tests {
                 lifetimes: Lifetimes::default(),
             },
             public_url: "http://test".into(),
-            limiter: FailureLimiter::new(0),
+            limiters: Limiters::new(0, 0),
+            metrics: Metrics::new(),
         })
     }
 

@@ -9,9 +9,12 @@ pub mod ccg_tokens;
 pub mod docs;
 pub mod envelope;
 pub mod errors;
+#[doc(hidden)]
+pub mod fuzzing;
 mod guard;
 pub mod headers;
 pub mod health;
+pub mod metrics;
 pub mod rate_limit;
 mod rejection;
 mod respond;
@@ -26,14 +29,15 @@ use utoipa_actix_web::{AppExt, UtoipaApp};
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::domain::TokenService;
-use rate_limit::FailureLimiter;
+use rate_limit::Limiters;
 
 /// What every handler shares.
 pub struct AppState {
     pub service: TokenService,
     /// Base of error `link`s (SPEC §3).
     pub public_url: String,
-    pub limiter: FailureLimiter,
+    pub limiters: Limiters,
+    pub metrics: metrics::Metrics,
 }
 
 /// Registers every documented operation. This is the route table: the document is
@@ -91,6 +95,7 @@ pub fn build_app(
         .service(SwaggerUi::new("/swagger-ui/{_:.*}").url(docs::OPENAPI_PATH, doc))
         .route("/swagger-ui", web::get().to(docs::swagger_ui_redirect))
         .route(docs::ERRORS_PAGE_PATH, web::get().to(docs::errors_page))
+        .route(metrics::METRICS_PATH, web::get().to(metrics::metrics))
         .default_service(web::to(docs::fallback))
         .wrap(actix_web::middleware::from_fn(envelope::envelope))
 }

@@ -1,8 +1,14 @@
-//! Failed-authentication limit per client address (SPEC §5 `rate_limited`): more than
-//! `limit` 401s from one address within a sliding minute blocks that address's `/v1`
-//! requests until the oldest failure leaves the window.
+//! Failed-authentication limits (SPEC §5 `rate_limited`): `limit` 401s from one client
+//! address, or `limit` wrong secrets for one client id (a brute force spread over many
+//! addresses), within a sliding minute block further `/v1` requests from that address or for
+//! that client id until the oldest failure leaves the window.
+//!
+//! A sliding log of failure instants is used rather than a token-bucket crate (`governor`):
+//! those consume a cell on every check, and here the checks (every request) and the counted
+//! events (failures only) differ.
 
 use std::collections::{HashMap, VecDeque};
+use std::hash::Hash;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -11,12 +17,34 @@ const WINDOW: Duration = Duration::from_secs(60);
 /// Past this many tracked addresses, idle ones are dropped on the next failure.
 const PRUNE_ABOVE: usize = 10_000;
 
-pub struct FailureLimiter {
-    limit: usize,
-    failures: Mutex<HashMap<IpAddr, VecDeque<Instant>>>,
+/// Both limits of one app.
+pub struct Limiters {
+    pub by_address: FailureLimiter<IpAddr>,
+    pub by_client: FailureLimiter<String>,
 }
 
-impl FailureLimiter {
+impl Limiters {
+    pub fn new(per_address: u32, per_client: u32) -> Self {
+        Limiters {
+            by_address: FailureLimiter::new(per_address),
+            by_client: FailureLimiter::new(per_client),
+        }
+    }
+
+    /// Seconds to wait when the address or the client id is blocked now.
+    pub fn blocked(&self, addr: Option<IpAddr>, client_id: Option<&str>) -> Option<u64> {
+        let by_address = addr.and_then(|a| self.by_address.blocked(a));
+        let by_client = client_id.and_then(|c| self.by_client.blocked(c.to_owned()));
+        by_address.max(by_client)
+    }
+}
+
+pub struct FailureLimiter<K> {
+    limit: usize,
+    failures: Mutex<HashMap<K, VecDeque<Instant>>>,
+}
+
+impl<K: Hash + Eq> FailureLimiter<K> {
     /// `limit` 0 disables the limiter.
     pub fn new(limit: u32) -> Self {
         FailureLimiter {
@@ -26,16 +54,16 @@ impl FailureLimiter {
     }
 
     /// Seconds to wait when `addr` is blocked now, else `None`.
-    pub fn blocked(&self, addr: IpAddr) -> Option<u64> {
+    pub fn blocked(&self, addr: K) -> Option<u64> {
         self.blocked_at(addr, Instant::now())
     }
 
     /// Counts one failed authentication from `addr`.
-    pub fn record_failure(&self, addr: IpAddr) {
+    pub fn record_failure(&self, addr: K) {
         self.record_at(addr, Instant::now());
     }
 
-    fn blocked_at(&self, addr: IpAddr, now: Instant) -> Option<u64> {
+    fn blocked_at(&self, addr: K, now: Instant) -> Option<u64> {
         if self.limit == 0 {
             return None;
         }
@@ -50,7 +78,7 @@ impl FailureLimiter {
         Some(wait.as_secs_f64().ceil().max(1.0) as u64)
     }
 
-    fn record_at(&self, addr: IpAddr, now: Instant) {
+    fn record_at(&self, addr: K, now: Instant) {
         if self.limit == 0 {
             return;
         }
@@ -109,6 +137,17 @@ mod tests {
             Some(15)
         );
         assert_eq!(limiter.blocked_at(A, t0 + WINDOW), None);
+    }
+
+    #[test]
+    fn a_client_id_is_blocked_whatever_the_address() {
+        let limiters = Limiters::new(0, 2);
+        limiters.by_client.record_failure("victim".to_owned());
+        limiters.by_client.record_failure("victim".to_owned());
+        assert!(limiters.blocked(Some(A), Some("victim")).is_some());
+        assert!(limiters.blocked(Some(B), Some("victim")).is_some());
+        assert_eq!(limiters.blocked(Some(A), Some("other")), None);
+        assert_eq!(limiters.blocked(Some(A), None), None);
     }
 
     #[test]
