@@ -95,6 +95,10 @@ pub struct ServeArgs {
     /// Most database connections this process holds.
     #[arg(long, env = "OBIE_DB_MAX_CONNECTIONS", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
     pub db_max_connections: u32,
+    /// Milliseconds consumers, ccg tokens and PSP status may be served from memory: how
+    /// long a change made elsewhere (another replica, the CLI) may take to apply here. 0 disables.
+    #[arg(long, env = "OBIE_CACHE_TTL_MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(0..=1000))]
+    pub cache_ttl_ms: u64,
     /// Seconds a request waits for a database connection before it is answered 503.
     #[arg(long, env = "OBIE_DB_ACQUIRE_TIMEOUT", default_value_t = 3.0)]
     pub db_acquire_timeout: f64,
@@ -176,6 +180,7 @@ impl From<ServeArgs> for Config {
                 .map(|(cert, key)| TlsFiles { cert, key }),
             pool: PoolSettings {
                 max_connections: args.db_max_connections,
+                cache_ttl: Duration::from_millis(args.cache_ttl_ms),
                 acquire_timeout: Duration::from_secs_f64(
                     args.db_acquire_timeout.clamp(0.05, 600.0),
                 ),

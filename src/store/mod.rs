@@ -4,15 +4,19 @@
 //! SQLite and PostgreSQL implement the same contract and run the same test suite.
 //! Single use of authorization codes is enforced here, atomically, not by the caller.
 
+mod cached;
 mod postgres;
+mod rows;
 mod sql;
 mod sqlite;
+mod writes;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 
+pub use cached::CachedStore;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
@@ -161,12 +165,15 @@ pub trait Store: Send + Sync + 'static {
     async fn sweep_expired(&self, before: Millis) -> StoreResult<Swept>;
 }
 
-/// Connection pool limits (SPEC §8 and the replicas issue): how many connections, and how
-/// long a request waits for one before it is answered 503.
+/// Connection pool limits: how many connections, how long a request waits for one before
+/// it is answered 503, and how long reads may be served from the cache.
 #[derive(Debug, Clone)]
 pub struct PoolSettings {
     pub max_connections: u32,
     pub acquire_timeout: Duration,
+    /// How long consumers, ccg tokens and PSPs may be served from memory (the staleness
+    /// bound across replicas); zero disables the cache.
+    pub cache_ttl: Duration,
 }
 
 impl Default for PoolSettings {
@@ -174,6 +181,7 @@ impl Default for PoolSettings {
         PoolSettings {
             max_connections: 10,
             acquire_timeout: Duration::from_secs(3),
+            cache_ttl: Duration::from_secs(1),
         }
     }
 }
@@ -188,13 +196,17 @@ pub async fn open_with(
     database_url: &str,
     settings: &PoolSettings,
 ) -> anyhow::Result<Arc<dyn Store>> {
-    if database_url.starts_with("sqlite:") {
-        Ok(Arc::new(SqliteStore::open(database_url, settings).await?))
+    let store: Arc<dyn Store> = if database_url.starts_with("sqlite:") {
+        Arc::new(SqliteStore::open(database_url, settings).await?)
     } else if database_url.starts_with("postgres:") || database_url.starts_with("postgresql:") {
-        Ok(Arc::new(PostgresStore::open(database_url, settings).await?))
+        Arc::new(PostgresStore::open(database_url, settings).await?)
     } else {
         anyhow::bail!(
             "unsupported database URL (expected sqlite:… or postgres://…): {database_url}"
         )
+    };
+    if settings.cache_ttl.is_zero() {
+        return Ok(store);
     }
+    Ok(Arc::new(CachedStore::new(store, settings.cache_ttl)))
 }

@@ -31,3 +31,10 @@ impl PostgresStore {
 // READ COMMITTED suffices: a second claim of one code waits on the first one's row lock,
 // then re-reads `redeemed_at` and matches no row.
 sql_store!(PostgresStore, sqlx::Postgres, PgRow, "BEGIN");
+
+impl PostgresStore {
+    /// One transaction per write: PostgreSQL commits concurrent transactions in parallel.
+    async fn write(&self, op: WriteOp) -> StoreResult<Written> {
+        write_alone(&self.pool, &op).await
+    }
+}

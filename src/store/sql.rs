@@ -37,7 +37,8 @@ pub(super) fn parse_list(text: &str) -> StoreResult<Vec<String>> {
 }
 
 /// Implements `Store` for `$store` (a struct with a `pool: sqlx::Pool<$db>` field).
-/// `$begin` opens a write transaction.
+/// `$begin` opens a write transaction. The struct also defines
+/// `async fn write(&self, WriteOp) -> StoreResult<Written>`: how its writes reach the database.
 macro_rules! sql_store {
     ($store:ident, $db:ty, $row:ty, $begin:literal) => {
         use async_trait::async_trait;
@@ -45,69 +46,9 @@ macro_rules! sql_store {
 
         use $crate::store::sql::{json_list, map_err, parse_list};
         use $crate::store::*;
+        use $crate::store::writes::{WriteOp, Written};
 
-        fn consumer_from(row: &$row) -> StoreResult<ConsumerRecord> {
-            Ok(ConsumerRecord {
-                client_id: row.get("client_id"),
-                secret_hash: row.get("secret_hash"),
-                fi_reference_ids: parse_list(row.get("fi_reference_ids"))?,
-                enabled: row.get("enabled"),
-            })
-        }
-
-        fn psp_from(row: &$row) -> StoreResult<PspRecord> {
-            Ok(PspRecord {
-                psp_id: row.get("psp_id"),
-                name: row.get("name"),
-                redirect_uris: parse_list(row.get("redirect_uris"))?,
-                active: row.get("active"),
-            })
-        }
-
-        fn ccg_from(row: &$row) -> CcgTokenRecord {
-            CcgTokenRecord {
-                token_hash: row.get("token_hash"),
-                client_id: row.get("client_id"),
-                fi_reference_id: row.get("fi_reference_id"),
-                psp_id: row.get("psp_id"),
-                scope: row.get("scope"),
-                created_at: row.get("created_at"),
-                expires_at: row.get("expires_at"),
-            }
-        }
-
-        fn code_from(row: &$row) -> AuthCodeRecord {
-            AuthCodeRecord {
-                code_hash: row.get("code_hash"),
-                client_id: row.get("client_id"),
-                fi_reference_id: row.get("fi_reference_id"),
-                psp_id: row.get("psp_id"),
-                redirect_uri: row.get("redirect_uri"),
-                scope: row.get("scope"),
-                state: row.get("state"),
-                consent_id: row.get("consent_id"),
-                psu_account_id: row.get("psu_account_id"),
-                created_at: row.get("created_at"),
-                expires_at: row.get("expires_at"),
-                redeemed_at: row.get("redeemed_at"),
-            }
-        }
-
-        fn token_from(row: &$row) -> AccessTokenRecord {
-            AccessTokenRecord {
-                token_hash: row.get("token_hash"),
-                code_hash: row.get("code_hash"),
-                client_id: row.get("client_id"),
-                fi_reference_id: row.get("fi_reference_id"),
-                psp_id: row.get("psp_id"),
-                scope: row.get("scope"),
-                consent_id: row.get("consent_id"),
-                psu_account_id: row.get("psu_account_id"),
-                issued_at: row.get("issued_at"),
-                expires_at: row.get("expires_at"),
-                revoked_at: row.get("revoked_at"),
-            }
-        }
+        $crate::store::rows::sql_rows!($row);
 
         #[async_trait]
         impl Store for $store {
@@ -208,25 +149,6 @@ macro_rules! sql_store {
                 Ok(done.rows_affected() == 1)
             }
 
-            async fn insert_ccg_token(&self, t: &CcgTokenRecord) -> StoreResult<()> {
-                sqlx::query(
-                    "INSERT INTO ccg_tokens (token_hash, client_id, fi_reference_id, psp_id, scope,
-                       created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
-                     ON CONFLICT (token_hash) DO NOTHING",
-                )
-                .bind(&t.token_hash)
-                .bind(&t.client_id)
-                .bind(&t.fi_reference_id)
-                .bind(&t.psp_id)
-                .bind(&t.scope)
-                .bind(t.created_at)
-                .bind(t.expires_at)
-                .execute(&self.pool)
-                .await
-                .map_err(map_err)?;
-                Ok(())
-            }
-
             async fn find_ccg_token(&self, token_hash: &str) -> StoreResult<Option<CcgTokenRecord>> {
                 let row = sqlx::query("SELECT * FROM ccg_tokens WHERE token_hash = $1")
                     .bind(token_hash)
@@ -234,29 +156,6 @@ macro_rules! sql_store {
                     .await
                     .map_err(map_err)?;
                 Ok(row.as_ref().map(ccg_from))
-            }
-
-            async fn insert_auth_code(&self, c: &AuthCodeRecord) -> StoreResult<()> {
-                sqlx::query(
-                    "INSERT INTO auth_codes (code_hash, client_id, fi_reference_id, psp_id, redirect_uri,
-                       scope, state, consent_id, psu_account_id, created_at, expires_at, redeemed_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL)",
-                )
-                .bind(&c.code_hash)
-                .bind(&c.client_id)
-                .bind(&c.fi_reference_id)
-                .bind(&c.psp_id)
-                .bind(&c.redirect_uri)
-                .bind(&c.scope)
-                .bind(&c.state)
-                .bind(&c.consent_id)
-                .bind(&c.psu_account_id)
-                .bind(c.created_at)
-                .bind(c.expires_at)
-                .execute(&self.pool)
-                .await
-                .map_err(map_err)?;
-                Ok(())
             }
 
             async fn find_auth_code(&self, code_hash: &str) -> StoreResult<Option<AuthCodeRecord>> {
@@ -268,46 +167,43 @@ macro_rules! sql_store {
                 Ok(row.as_ref().map(code_from))
             }
 
+            async fn insert_ccg_token(&self, t: &CcgTokenRecord) -> StoreResult<()> {
+                self.write(WriteOp::InsertCcgToken(t.clone())).await.map(drop)
+            }
+
+            async fn insert_auth_code(&self, c: &AuthCodeRecord) -> StoreResult<()> {
+                self.write(WriteOp::InsertAuthCode(c.clone())).await.map(drop)
+            }
+
             async fn redeem_auth_code(
                 &self,
                 t: &AccessTokenRecord,
                 now: Millis,
             ) -> StoreResult<Redemption> {
-                // The conditional UPDATE is the claim: the database lets exactly one concurrent
-                // transaction see `redeemed_at IS NULL` (SPEC §4 atomic redemption).
-                let mut tx = self
-                    .pool
-                    .begin_with($begin)
-                    .await
-                    .map_err(map_err)?;
-                let claimed = sqlx::query(
-                    "UPDATE auth_codes SET redeemed_at = $1 WHERE code_hash = $2 AND redeemed_at IS NULL",
-                )
-                .bind(now)
-                .bind(&t.code_hash)
-                .execute(&mut *tx)
-                .await
-                .map_err(map_err)?
-                .rows_affected();
-                let outcome = if claimed == 1 {
-                    insert_access_token(&mut tx, t).await?;
-                    Redemption::Issued
-                } else {
-                    revoke_code_tokens(&mut tx, &t.code_hash, now).await?;
-                    Redemption::Replayed
-                };
-                tx.commit().await.map_err(map_err)?;
-                Ok(outcome)
+                let op = WriteOp::Redeem { token: t.clone(), now };
+                match self.write(op).await? {
+                    Written::Redemption(outcome) => Ok(outcome),
+                    Written::Done => Err(StoreError::Internal("redemption without outcome".into())),
+                }
             }
 
             async fn revoke_tokens_of_code(&self, code_hash: &str, now: Millis) -> StoreResult<()> {
-                let mut tx = self
-                    .pool
-                    .begin_with($begin)
-                    .await
-                    .map_err(map_err)?;
-                revoke_code_tokens(&mut tx, code_hash, now).await?;
-                tx.commit().await.map_err(map_err)
+                let op = WriteOp::RevokeCodeTokens { code_hash: code_hash.to_owned(), now };
+                self.write(op).await.map(drop)
+            }
+
+            async fn revoke_access_token(
+                &self,
+                token_hash: &str,
+                fi_reference_id: &str,
+                now: Millis,
+            ) -> StoreResult<()> {
+                let op = WriteOp::RevokeAccessToken {
+                    token_hash: token_hash.to_owned(),
+                    fi_reference_id: fi_reference_id.to_owned(),
+                    now,
+                };
+                self.write(op).await.map(drop)
             }
 
             async fn find_access_token(&self, token_hash: &str) -> StoreResult<Option<AccessTokenRecord>> {
@@ -317,25 +213,6 @@ macro_rules! sql_store {
                     .await
                     .map_err(map_err)?;
                 Ok(row.as_ref().map(token_from))
-            }
-
-            async fn revoke_access_token(
-                &self,
-                token_hash: &str,
-                fi_reference_id: &str,
-                now: Millis,
-            ) -> StoreResult<()> {
-                sqlx::query(
-                    "UPDATE access_tokens SET revoked_at = $1
-                     WHERE token_hash = $2 AND fi_reference_id = $3 AND revoked_at IS NULL",
-                )
-                .bind(now)
-                .bind(token_hash)
-                .bind(fi_reference_id)
-                .execute(&self.pool)
-                .await
-                .map_err(map_err)?;
-                Ok(())
             }
 
             async fn sweep_expired(&self, before: Millis) -> StoreResult<Swept> {
@@ -365,46 +242,7 @@ macro_rules! sql_store {
             }
         }
 
-        async fn insert_access_token(
-            tx: &mut sqlx::Transaction<'static, $db>,
-            t: &AccessTokenRecord,
-        ) -> StoreResult<()> {
-            sqlx::query(
-                "INSERT INTO access_tokens (token_hash, code_hash, client_id, fi_reference_id, psp_id,
-                   scope, consent_id, psu_account_id, issued_at, expires_at, revoked_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL)",
-            )
-            .bind(&t.token_hash)
-            .bind(&t.code_hash)
-            .bind(&t.client_id)
-            .bind(&t.fi_reference_id)
-            .bind(&t.psp_id)
-            .bind(&t.scope)
-            .bind(&t.consent_id)
-            .bind(&t.psu_account_id)
-            .bind(t.issued_at)
-            .bind(t.expires_at)
-            .execute(&mut **tx)
-            .await
-            .map_err(map_err)?;
-            Ok(())
-        }
-
-        async fn revoke_code_tokens(
-            tx: &mut sqlx::Transaction<'static, $db>,
-            code_hash: &str,
-            now: Millis,
-        ) -> StoreResult<()> {
-            sqlx::query(
-                "UPDATE access_tokens SET revoked_at = $1 WHERE code_hash = $2 AND revoked_at IS NULL",
-            )
-            .bind(now)
-            .bind(code_hash)
-            .execute(&mut **tx)
-            .await
-            .map_err(map_err)?;
-            Ok(())
-        }
+        $crate::store::writes::sql_writes!($db, $begin);
     };
 }
 

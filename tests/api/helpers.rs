@@ -22,13 +22,34 @@ pub struct TestApp {
 
 /// Options for `TestApp::spawn_with`. The failed-authentication limiter is off (0) by
 /// default, so that tests of 401 answers do not trip it.
-#[derive(Default)]
 pub struct Options {
     pub lifetimes: Lifetimes,
     pub auth_failure_limit: u32,
+    /// Wrong secrets per client id per minute before 429 (0: off).
+    pub client_failure_limit: u32,
     /// A database to use instead of a fresh SQLite file (e.g. a PostgreSQL test database).
     pub database_url: Option<String>,
     pub pool: PoolSettings,
+    /// Serve HTTPS with these files.
+    pub tls: Option<obie_tokens::tls::TlsFiles>,
+}
+
+impl Default for Options {
+    /// The read cache is off by default: most tests change consumers and PSPs through a
+    /// second store handle and expect the change at once. `cache.rs` tests the cache itself.
+    fn default() -> Self {
+        Options {
+            lifetimes: Lifetimes::default(),
+            auth_failure_limit: 0,
+            client_failure_limit: 0,
+            database_url: None,
+            pool: PoolSettings {
+                cache_ttl: std::time::Duration::ZERO,
+                ..PoolSettings::default()
+            },
+            tls: None,
+        }
+    }
 }
 
 impl TestApp {
@@ -48,9 +69,11 @@ impl TestApp {
             public_url: None,
             lifetimes: options.lifetimes,
             auth_failure_limit: options.auth_failure_limit,
+            client_failure_limit: options.client_failure_limit,
             workers: 2,
             shutdown_timeout_secs: 1,
             pool: options.pool,
+            tls: options.tls,
         };
         let running = app::start(config).await.expect("service starts");
         tokio::spawn(running.server);

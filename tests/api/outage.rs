@@ -90,6 +90,7 @@ async fn a_database_outage_answers_503_promptly_and_the_service_recovers_by_itse
     let pool = PoolSettings {
         max_connections: 4,
         acquire_timeout: Duration::from_secs(1),
+        cache_ttl: Duration::ZERO,
     };
     let database_url = Some(through_proxy(&database.url, proxy.listen));
     let app = TestApp::spawn_with(Options {

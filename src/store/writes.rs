@@ -1,0 +1,197 @@
+//! The writes of the token flow as values, so a backend can run them one transaction each
+//! (PostgreSQL) or many to a transaction (SQLite's group commit), with the same SQL.
+
+use super::{AccessTokenRecord, AuthCodeRecord, CcgTokenRecord, Millis, Redemption};
+
+/// One write of the flow.
+#[derive(Debug, Clone)]
+pub enum WriteOp {
+    InsertCcgToken(CcgTokenRecord),
+    InsertAuthCode(AuthCodeRecord),
+    /// Claim the code and insert its token, or revoke the token of an already-claimed code.
+    Redeem {
+        token: AccessTokenRecord,
+        now: Millis,
+    },
+    RevokeCodeTokens {
+        code_hash: String,
+        now: Millis,
+    },
+    RevokeAccessToken {
+        token_hash: String,
+        fi_reference_id: String,
+        now: Millis,
+    },
+}
+
+/// What a committed write did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Written {
+    Done,
+    Redemption(Redemption),
+}
+
+/// Defines `apply_write` (one write inside an open transaction) and `write_alone` (one
+/// write in its own transaction) for the backend `$db`.
+macro_rules! sql_writes {
+    ($db:ty, $begin:literal) => {
+        async fn apply_write(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            op: &WriteOp,
+        ) -> StoreResult<Written> {
+            match op {
+                WriteOp::InsertCcgToken(t) => insert_ccg_token(tx, t).await,
+                WriteOp::InsertAuthCode(c) => insert_auth_code(tx, c).await,
+                WriteOp::Redeem { token, now } => redeem(tx, token, *now).await,
+                WriteOp::RevokeCodeTokens { code_hash, now } => {
+                    revoke_code_tokens(tx, code_hash, *now).await
+                }
+                WriteOp::RevokeAccessToken { token_hash, fi_reference_id, now } => {
+                    revoke_access_token(tx, token_hash, fi_reference_id, *now).await
+                }
+            }
+        }
+
+        async fn write_alone(pool: &sqlx::Pool<$db>, op: &WriteOp) -> StoreResult<Written> {
+            let mut tx = pool.begin_with($begin).await.map_err(map_err)?;
+            let written = apply_write(&mut tx, op).await?;
+            tx.commit().await.map_err(map_err)?;
+            Ok(written)
+        }
+
+        async fn insert_ccg_token(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            t: &CcgTokenRecord,
+        ) -> StoreResult<Written> {
+            sqlx::query(
+                "INSERT INTO ccg_tokens (token_hash, client_id, fi_reference_id, psp_id, scope,
+                   created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
+                 ON CONFLICT (token_hash) DO NOTHING",
+            )
+            .bind(&t.token_hash)
+            .bind(&t.client_id)
+            .bind(&t.fi_reference_id)
+            .bind(&t.psp_id)
+            .bind(&t.scope)
+            .bind(t.created_at)
+            .bind(t.expires_at)
+            .execute(&mut **tx)
+            .await
+            .map_err(map_err)?;
+            Ok(Written::Done)
+        }
+
+        async fn insert_auth_code(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            c: &AuthCodeRecord,
+        ) -> StoreResult<Written> {
+            sqlx::query(
+                "INSERT INTO auth_codes (code_hash, client_id, fi_reference_id, psp_id, redirect_uri,
+                   scope, state, consent_id, psu_account_id, created_at, expires_at, redeemed_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL)",
+            )
+            .bind(&c.code_hash)
+            .bind(&c.client_id)
+            .bind(&c.fi_reference_id)
+            .bind(&c.psp_id)
+            .bind(&c.redirect_uri)
+            .bind(&c.scope)
+            .bind(&c.state)
+            .bind(&c.consent_id)
+            .bind(&c.psu_account_id)
+            .bind(c.created_at)
+            .bind(c.expires_at)
+            .execute(&mut **tx)
+            .await
+            .map_err(map_err)?;
+            Ok(Written::Done)
+        }
+
+        /// The conditional UPDATE is the claim: the database lets exactly one concurrent
+        /// transaction see `redeemed_at IS NULL` (SPEC §4 atomic redemption).
+        async fn redeem(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            t: &AccessTokenRecord,
+            now: Millis,
+        ) -> StoreResult<Written> {
+            let claimed = sqlx::query(
+                "UPDATE auth_codes SET redeemed_at = $1 WHERE code_hash = $2 AND redeemed_at IS NULL",
+            )
+            .bind(now)
+            .bind(&t.code_hash)
+            .execute(&mut **tx)
+            .await
+            .map_err(map_err)?
+            .rows_affected();
+            if claimed == 1 {
+                insert_access_token(tx, t).await?;
+                Ok(Written::Redemption(Redemption::Issued))
+            } else {
+                revoke_code_tokens(tx, &t.code_hash, now).await?;
+                Ok(Written::Redemption(Redemption::Replayed))
+            }
+        }
+
+        async fn insert_access_token(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            t: &AccessTokenRecord,
+        ) -> StoreResult<()> {
+            sqlx::query(
+                "INSERT INTO access_tokens (token_hash, code_hash, client_id, fi_reference_id, psp_id,
+                   scope, consent_id, psu_account_id, issued_at, expires_at, revoked_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL)",
+            )
+            .bind(&t.token_hash)
+            .bind(&t.code_hash)
+            .bind(&t.client_id)
+            .bind(&t.fi_reference_id)
+            .bind(&t.psp_id)
+            .bind(&t.scope)
+            .bind(&t.consent_id)
+            .bind(&t.psu_account_id)
+            .bind(t.issued_at)
+            .bind(t.expires_at)
+            .execute(&mut **tx)
+            .await
+            .map_err(map_err)?;
+            Ok(())
+        }
+
+        async fn revoke_code_tokens(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            code_hash: &str,
+            now: Millis,
+        ) -> StoreResult<Written> {
+            sqlx::query(
+                "UPDATE access_tokens SET revoked_at = $1 WHERE code_hash = $2 AND revoked_at IS NULL",
+            )
+            .bind(now)
+            .bind(code_hash)
+            .execute(&mut **tx)
+            .await
+            .map_err(map_err)?;
+            Ok(Written::Done)
+        }
+
+        async fn revoke_access_token(
+            tx: &mut sqlx::Transaction<'static, $db>,
+            token_hash: &str,
+            fi_reference_id: &str,
+            now: Millis,
+        ) -> StoreResult<Written> {
+            sqlx::query(
+                "UPDATE access_tokens SET revoked_at = $1
+                 WHERE token_hash = $2 AND fi_reference_id = $3 AND revoked_at IS NULL",
+            )
+            .bind(now)
+            .bind(token_hash)
+            .bind(fi_reference_id)
+            .execute(&mut **tx)
+            .await
+            .map_err(map_err)?;
+            Ok(Written::Done)
+        }
+    };
+}
+
+pub(super) use sql_writes;
