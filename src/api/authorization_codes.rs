@@ -10,7 +10,7 @@ use super::AppState;
 use super::body::{Fields, JsonBody, WireBody};
 use super::errors::ApiError;
 use super::guard::CcgGrant;
-use super::headers::{CcgTokenHeader, FiHeaders};
+use super::headers::FiHeaders;
 use super::respond::no_store;
 use super::responses::AuthCodeErrors;
 use crate::data_envelope;
@@ -30,17 +30,18 @@ pub struct AuthCodeRequest {
     /// Exactly one of the PSP's registered redirect URIs (sandbox: `https://www.google.com`).
     #[schema(value_type = String, format = "uri", min_length = 1, max_length = 2048, example = "https://www.google.com")]
     pub redirect_uri: RedirectUri,
-    /// Space-separated scopes within the ccg_token's; default the ccg_token's scope.
-    #[schema(value_type = Option<String>, nullable = false, example = "accounts")]
+    /// Space-separated scopes within the ccg_token's; default (also when `null`) the ccg_token's scope.
+    #[schema(value_type = Option<String>, pattern = "^ *(accounts|payments|fundsconfirmations)( +(accounts|payments|fundsconfirmations))* *$", example = "accounts")]
     pub scope: Option<Scope>,
-    /// Opaque value echoed to the PSP in the redirect and the token response (≤ 512 characters).
-    #[schema(value_type = Option<String>, nullable = false, min_length = 1, max_length = 512, example = "example-state")]
+    /// Opaque value echoed to the PSP in the redirect and the token response (≤ 512 characters);
+    /// `null` is the same as absent.
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 512, example = "example-state")]
     pub state: Option<State>,
-    /// The consent the PSU gave, reported by introspection.
-    #[schema(value_type = Option<String>, nullable = false, min_length = 1, max_length = 256, example = "consent-0001")]
+    /// The consent the PSU gave, reported by introspection; `null` is the same as absent.
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 256, example = "consent-0001")]
     pub consent_id: Option<Identifier>,
-    /// The PSU's account, reported by introspection.
-    #[schema(value_type = Option<String>, nullable = false, min_length = 1, max_length = 256, example = "account-0001")]
+    /// The PSU's account, reported by introspection; `null` is the same as absent.
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 256, example = "account-0001")]
     pub psu_account_id: Option<Identifier>,
 }
 
@@ -93,14 +94,19 @@ data_envelope!(
     path = "/v1/obie/authorization_codes",
     tag = "authorization codes",
     operation_id = "createAuthorizationCode",
-    params(FiHeaders, CcgTokenHeader),
+    params(FiHeaders),
     request_body(content = AuthCodeRequest, content_type = "application/json"),
     responses(
         (status = 201, description = "The code was issued and committed.", body = AuthCodeCreated,
-            headers(("Cache-Control" = String, description = "`no-store`"), ("x-request-id" = String, description = "The request id."))),
+            headers(("Cache-Control" = String, description = "`no-store`"), ("x-request-id" = String, description = "The request id.")),
+            links(("createAccessToken" = (
+                operation_id = "createAccessToken",
+                request_body = json!({"auth_code": "$response.body#/data/auth_code", "redirect_uri": "$request.body#/redirect_uri"}),
+                description = "Step 3: trade the code for an access token, with the same `redirect_uri` and ccg_token.",
+            )))),
         AuthCodeErrors,
     ),
-    security(("basic_auth" = []))
+    security(("basic_auth" = [], "ccg_token" = []))
 )]
 #[post(
     "/v1/obie/authorization_codes",

@@ -42,8 +42,10 @@ pub struct CcgTokenRequest {
     /// The PSP the token is for; it must be registered and active (sandbox: `PSDGB-FCA-123456`).
     #[schema(value_type = String, min_length = 1, max_length = 256, example = "PSDGB-FCA-123456")]
     pub psp_id: Identifier,
-    /// Space-separated scopes from `accounts payments fundsconfirmations`; default `accounts`.
-    #[schema(value_type = Option<String>, nullable = false, example = "accounts payments")]
+    /// Space-separated scopes from `accounts payments fundsconfirmations`; default `accounts`
+    /// (also when `null`). Repeated names and extra spaces are tolerated.
+    // The pattern is exactly what `Scope::try_from` accepts, so the contract and the parser agree.
+    #[schema(value_type = Option<String>, pattern = "^ *(accounts|payments|fundsconfirmations)( +(accounts|payments|fundsconfirmations))* *$", example = "accounts payments")]
     pub scope: Option<Scope>,
 }
 

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::errors::{ApiError, ErrorCode, ErrorEnvelope, ErrorObject, Problem};
@@ -27,7 +27,7 @@ Every failure answers `{\"errors\": [{\"id\", \"code\", \"title\", \"link\"}]}`;
     ),
     servers((url = "/", description = "The server that serves this document")),
     components(schemas(ErrorEnvelope, ErrorObject, ApiVersion)),
-    modifiers(&SecuritySchemes),
+    modifiers(&SecuritySchemes, &EnumVarNames),
     tags(
         (name = "ccg tokens", description = "Client-credentials grant tokens: step 1 of the flow."),
         (name = "authorization codes", description = "Single-use authorization codes: step 2 of the flow."),
@@ -36,6 +36,28 @@ Every failure answers `{\"errors\": [{\"id\", \"code\", \"title\", \"link\"}]}`;
     )
 )]
 pub struct ApiDoc;
+
+/// Names for enum values that are not identifiers (`x-enum-varnames`, read by client
+/// generators), so a generated client says `ApiVersion.V1` rather than `ApiVersion.VALUE_0`.
+struct EnumVarNames;
+
+impl Modify for EnumVarNames {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{RefOr, Schema};
+        let schemas = openapi.components.as_mut().map(|c| &mut c.schemas);
+        if let Some(RefOr::T(Schema::Object(version))) =
+            schemas.and_then(|s| s.get_mut("ApiVersion"))
+        {
+            version
+                .extensions
+                .get_or_insert_with(Default::default)
+                .insert(
+                    "x-enum-varnames".into(),
+                    serde_json::json!(["V1", "LATEST"]),
+                );
+        }
+    }
+}
 
 struct SecuritySchemes;
 
@@ -48,6 +70,16 @@ impl Modify for SecuritySchemes {
                 .into(),
         );
         components.add_security_scheme("basic_auth", SecurityScheme::Http(basic));
+        // The `ccg_token` header is documented as an API key rather than a header parameter,
+        // so Swagger UI's Authorize dialog sets it once for every operation that needs it.
+        let ccg_token = ApiKeyValue::with_description(
+            "ccg_token",
+            "The ccg_token from `POST /v1/oauth2/tokens`, 1-256 visible ASCII characters, sent as the `ccg_token` header (sandbox: `good-access-token`).",
+        );
+        components.add_security_scheme(
+            "ccg_token",
+            SecurityScheme::ApiKey(ApiKey::Header(ccg_token)),
+        );
     }
 }
 

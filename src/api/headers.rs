@@ -35,21 +35,6 @@ pub struct FiHeaders {
     pub version: String,
 }
 
-/// The client-credentials grant token header of the OBIE operations.
-#[derive(IntoParams)]
-#[into_params(parameter_in = Header)]
-#[allow(dead_code)]
-pub struct CcgTokenHeader {
-    /// The ccg_token from `POST /v1/oauth2/tokens` (sandbox: `good-access-token`).
-    #[param(
-        example = "good-access-token",
-        min_length = 1,
-        max_length = 256,
-        pattern = r"^[\x21-\x7E]{1,256}$"
-    )]
-    pub ccg_token: String,
-}
-
 /// One header's raw value, if it is there exactly once; else records the problem.
 fn present_once<'h>(
     headers: &'h HeaderMap,
@@ -110,7 +95,8 @@ pub fn read_fi_headers(headers: &HeaderMap, problems: &mut Vec<Problem>) -> Opti
     fi
 }
 
-/// Reads `ccg_token`, adding a problem when it is missing or malformed.
+/// Reads `ccg_token`, adding a problem when it is missing or malformed. The document declares
+/// this header as the `ccg_token` API-key security scheme (see `docs.rs`), not as a parameter.
 pub fn read_ccg_token<'h>(headers: &'h HeaderMap, problems: &mut Vec<Problem>) -> Option<&'h str> {
     single(headers, "ccg_token", 256, problems)
 }
@@ -177,5 +163,46 @@ mod tests {
             ["header_invalid", "header_invalid", "header_invalid"]
         );
         assert!(problems[0].title.contains("fi_reference_id"));
+    }
+}
+
+/// Properties over arbitrary header values (proptest); the fuzz target `headers` checks the
+/// same invariants (`fuzzing::check_headers`).
+#[cfg(test)]
+mod props {
+    use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+    use proptest::prelude::*;
+
+    /// Zero to three values of one header: absent, once, repeated.
+    fn values() -> impl Strategy<Value = Vec<Vec<u8>>> {
+        let value = prop_oneof![
+            prop::collection::vec(any::<u8>(), 0..300),
+            "[!-~]{1,140}".prop_map(String::into_bytes),
+            Just(b"1".to_vec()),
+            Just(b"latest".to_vec()),
+        ];
+        prop::collection::vec(value, 0..3)
+    }
+
+    proptest! {
+        #[test]
+        fn header_reading_never_panics_and_reports_only_header_codes(
+            fi in values(), version in values(), ccg in values(), auth in values(),
+        ) {
+            let mut map = HeaderMap::new();
+            for (name, values) in [
+                ("fi_reference_id", fi), ("version", version), ("ccg_token", ccg), ("authorization", auth),
+            ] {
+                for value in values.iter().filter_map(|v| HeaderValue::from_bytes(v).ok()) {
+                    map.append(HeaderName::from_static(name), value);
+                }
+            }
+            crate::api::fuzzing::check_headers(&map);
+        }
+
+        #[test]
+        fn header_reading_survives_any_raw_input(data in prop::collection::vec(any::<u8>(), 0..512)) {
+            crate::api::fuzzing::headers(&data);
+        }
     }
 }

@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 
 use super::AppState;
 use super::errors::ApiError;
-use super::responses::ReadinessErrors;
+use super::responses::{ProbeClientErrors, ReadinessErrors};
 use crate::data_envelope;
 
 /// A probe's verdict.
@@ -27,7 +27,8 @@ data_envelope!(
 ///
 /// Answers 200 while the process serves requests; checks nothing else.
 #[utoipa::path(get, path = "/healthz", tag = "health", operation_id = "getLiveness",
-    responses((status = 200, description = "The process is alive.", body = HealthResult)))]
+    responses((status = 200, description = "The process is alive.", body = HealthResult), ProbeClientErrors),
+    security(()))]
 #[get("/healthz", wrap = "super::envelope::catch_panic()")]
 pub async fn liveness() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({"data": {"status": "ok"}}))
@@ -37,7 +38,8 @@ pub async fn liveness() -> HttpResponse {
 ///
 /// Answers 200 when the store answers a query, 503 `service_unavailable` when it does not.
 #[utoipa::path(get, path = "/readyz", tag = "health", operation_id = "getReadiness",
-    responses((status = 200, description = "The store answers.", body = HealthResult), ReadinessErrors))]
+    responses((status = 200, description = "The store answers.", body = HealthResult), ProbeClientErrors, ReadinessErrors),
+    security(()))]
 #[get("/readyz", wrap = "super::envelope::catch_panic()")]
 pub async fn readiness(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     state.service.store.ping().await?;

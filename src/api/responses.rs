@@ -71,6 +71,16 @@ v1_error_responses!(
     }
 );
 
+/// The client errors of the probes. They take no input, so they answer none themselves; the
+/// range says what any 4xx on these paths would carry (the envelope, like every other error).
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub enum ProbeClientErrors {
+    #[response(status = "4XX", description = "Not answered by the probe itself, which reads no input; any client error on this path carries the error envelope.", headers(
+        ("x-request-id" = String, description = "The request id; every error object's `id` equals it.")))]
+    ClientError(crate::api::errors::ErrorEnvelope),
+}
+
 /// Errors of the readiness probe.
 #[derive(utoipa::IntoResponses)]
 #[allow(dead_code)]

@@ -11,7 +11,7 @@ use super::body::{Fields, JsonBody, WireBody};
 use super::ccg_tokens::TokenType;
 use super::errors::ApiError;
 use super::guard::CcgGrant;
-use super::headers::{CcgTokenHeader, FiHeaders};
+use super::headers::FiHeaders;
 use super::respond::no_store;
 use super::responses::ExchangeErrors;
 use crate::data_envelope;
@@ -74,14 +74,26 @@ data_envelope!(
     path = "/v1/obie/tokens",
     tag = "access tokens",
     operation_id = "createAccessToken",
-    params(FiHeaders, CcgTokenHeader),
+    params(FiHeaders),
     request_body(content = TokenRequest, content_type = "application/json"),
     responses(
         (status = 201, description = "Request received and access token created; committed to the store.", body = AccessTokenCreated,
-            headers(("Cache-Control" = String, description = "`no-store`"), ("x-request-id" = String, description = "The request id."))),
+            headers(("Cache-Control" = String, description = "`no-store`"), ("x-request-id" = String, description = "The request id.")),
+            links(
+                ("introspectAccessToken" = (
+                    operation_id = "introspectAccessToken",
+                    request_body = json!({"access_token": "$response.body#/data/access_token"}),
+                    description = "Step 4: is the token active, and whose is it?",
+                )),
+                ("revokeAccessToken" = (
+                    operation_id = "revokeAccessToken",
+                    request_body = json!({"access_token": "$response.body#/data/access_token"}),
+                    description = "Step 5: revoke the token when the consent is withdrawn.",
+                )),
+            )),
         ExchangeErrors,
     ),
-    security(("basic_auth" = []))
+    security(("basic_auth" = [], "ccg_token" = []))
 )]
 #[post("/v1/obie/tokens", wrap = "super::envelope::catch_panic()")]
 pub async fn create_access_token(
