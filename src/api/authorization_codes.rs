@@ -110,7 +110,7 @@ data_envelope!(
 )]
 #[post(
     "/v1/obie/authorization_codes",
-    wrap = "super::envelope::catch_panic()"
+    wrap = "super::catch_panic::catch_panic()"
 )]
 pub async fn create_authorization_code(
     state: web::Data<AppState>,

@@ -107,7 +107,7 @@ data_envelope!(
     ),
     security(("basic_auth" = []))
 )]
-#[post("/v1/oauth2/tokens", wrap = "super::envelope::catch_panic()")]
+#[post("/v1/oauth2/tokens", wrap = "super::catch_panic::catch_panic()")]
 pub async fn create_ccg_token(
     state: web::Data<AppState>,
     caller: FiCaller,

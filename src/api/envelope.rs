@@ -1,23 +1,18 @@
-//! The outermost middleware: request id, failed-authentication limit, panic capture, the
+//! The outermost middleware: request id, failed-authentication limits, metrics, the
 //! error envelope for every 4xx/5xx (ours and the framework's), and the access log line.
 //!
 //! Handlers and extractors only say *which* problems occurred (`ApiError`); the body is
 //! written here, where the request id is known, so every error object carries it (SPEC §3).
 
-use std::future::{Ready, ready};
 use std::net::IpAddr;
-use std::panic::AssertUnwindSafe;
-use std::rc::Rc;
 use std::time::Instant;
 
 use actix_web::body::{BoxBody, MessageBody};
-use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, HttpResponse, web};
-use futures_util::FutureExt;
-use futures_util::future::LocalBoxFuture;
 
 use super::AppState;
 use super::auth::parse_basic;
@@ -171,79 +166,10 @@ fn render_error(
     )
 }
 
-/// Turns a panic in an operation into a 500 whose cause is logged under the request id,
-/// instead of a dropped connection. Registered on each resource (`wrap = ...`), because only
-/// after routing may the request be cloned.
-pub struct CatchPanic;
-
-pub fn catch_panic() -> CatchPanic {
-    CatchPanic
-}
-
-impl<S, B> Transform<S, ServiceRequest> for CatchPanic
-where
-    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
-    B: MessageBody + 'static,
-{
-    type Response = ServiceResponse<BoxBody>;
-    type Error = actix_web::Error;
-    type Transform = CatchPanicService<S>;
-    type InitError = ();
-    type Future = Ready<Result<Self::Transform, Self::InitError>>;
-
-    fn new_transform(&self, service: S) -> Self::Future {
-        ready(Ok(CatchPanicService {
-            service: Rc::new(service),
-        }))
-    }
-}
-
-pub struct CatchPanicService<S> {
-    service: Rc<S>,
-}
-
-impl<S, B> Service<ServiceRequest> for CatchPanicService<S>
-where
-    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
-    B: MessageBody + 'static,
-{
-    type Response = ServiceResponse<BoxBody>;
-    type Error = actix_web::Error;
-    type Future = LocalBoxFuture<'static, Result<Self::Response, Self::Error>>;
-
-    forward_ready!(service);
-
-    fn call(&self, req: ServiceRequest) -> Self::Future {
-        let http_req = req.request().clone();
-        let service = self.service.clone();
-        Box::pin(async move {
-            match AssertUnwindSafe(service.call(req)).catch_unwind().await {
-                Ok(result) => result.map(ServiceResponse::map_into_boxed_body),
-                Err(panic) => {
-                    let cause = format!("handler panicked: {}", panic_message(&panic));
-                    Ok(ServiceResponse::new(
-                        http_req,
-                        HttpResponse::from_error(ApiError::internal(cause)),
-                    ))
-                }
-            }
-        })
-    }
-}
-
-fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
-    if let Some(s) = panic.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = panic.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "non-string panic payload".to_owned()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::catch_panic::catch_panic;
     use crate::api::metrics::Metrics;
     use crate::api::rate_limit::Limiters;
     use crate::domain::{Lifetimes, TokenService};

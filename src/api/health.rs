@@ -29,7 +29,7 @@ data_envelope!(
 #[utoipa::path(get, path = "/healthz", tag = "health", operation_id = "getLiveness",
     responses((status = 200, description = "The process is alive.", body = HealthResult), ProbeClientErrors),
     security(()))]
-#[get("/healthz", wrap = "super::envelope::catch_panic()")]
+#[get("/healthz", wrap = "super::catch_panic::catch_panic()")]
 pub async fn liveness() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({"data": {"status": "ok"}}))
 }
@@ -40,7 +40,7 @@ pub async fn liveness() -> HttpResponse {
 #[utoipa::path(get, path = "/readyz", tag = "health", operation_id = "getReadiness",
     responses((status = 200, description = "The store answers.", body = HealthResult), ProbeClientErrors, ReadinessErrors),
     security(()))]
-#[get("/readyz", wrap = "super::envelope::catch_panic()")]
+#[get("/readyz", wrap = "super::catch_panic::catch_panic()")]
 pub async fn readiness(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     state.service.store.ping().await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({"data": {"status": "ready"}})))

@@ -5,6 +5,7 @@
 mod auth;
 pub mod authorization_codes;
 mod body;
+pub mod catch_panic;
 pub mod ccg_tokens;
 pub mod docs;
 pub mod envelope;

@@ -105,7 +105,7 @@ data_envelope!(
 )]
 #[post(
     "/v1/obie/tokens/introspection",
-    wrap = "super::envelope::catch_panic()"
+    wrap = "super::catch_panic::catch_panic()"
 )]
 pub async fn introspect_access_token(
     state: web::Data<AppState>,
@@ -163,7 +163,10 @@ pub async fn introspect_access_token(
     ),
     security(("basic_auth" = []))
 )]
-#[post("/v1/obie/tokens/revocation", wrap = "super::envelope::catch_panic()")]
+#[post(
+    "/v1/obie/tokens/revocation",
+    wrap = "super::catch_panic::catch_panic()"
+)]
 pub async fn revoke_access_token(
     state: web::Data<AppState>,
     caller: FiCaller,

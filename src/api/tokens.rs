@@ -95,7 +95,7 @@ data_envelope!(
     ),
     security(("basic_auth" = [], "ccg_token" = []))
 )]
-#[post("/v1/obie/tokens", wrap = "super::envelope::catch_panic()")]
+#[post("/v1/obie/tokens", wrap = "super::catch_panic::catch_panic()")]
 pub async fn create_access_token(
     state: web::Data<AppState>,
     grant: CcgGrant,
