@@ -89,3 +89,57 @@ mod tests {
         assert_eq!(parse_basic(&with(&["Basic YTpi", "Basic YTpi"])), None);
     }
 }
+
+/// Properties over arbitrary input (proptest); the fuzz target `basic_auth` checks the same.
+#[cfg(test)]
+mod props {
+    use super::*;
+    use actix_web::http::header::HeaderValue;
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn parse_basic_never_panics_on_any_header_bytes(
+            values in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..64), 0..3),
+        ) {
+            let mut map = HeaderMap::new();
+            // Only what the HTTP layer would let through: HeaderValue refuses control bytes.
+            for value in values.iter().filter_map(|v| HeaderValue::from_bytes(v).ok()) {
+                map.append(AUTHORIZATION, value);
+            }
+            let _ = parse_basic(&map);
+        }
+
+        #[test]
+        fn parse_basic_never_panics_on_basic_with_any_payload(payload in "[ -~]{0,64}") {
+            let mut map = HeaderMap::new();
+            map.insert(AUTHORIZATION, HeaderValue::from_str(&format!("Basic {payload}")).unwrap());
+            let _ = parse_basic(&map);
+        }
+
+        #[test]
+        fn any_id_and_secret_round_trip_through_basic(
+            id in "[^:]*",
+            secret in ".*",
+            scheme in "[bB][aA][sS][iI][cC]",
+            padded in any::<bool>(),
+        ) {
+            let pair = format!("{id}:{secret}");
+            let encoded = if padded { STANDARD.encode(&pair) } else { STANDARD_NO_PAD.encode(&pair) };
+            let mut map = HeaderMap::new();
+            map.insert(AUTHORIZATION, HeaderValue::from_str(&format!("{scheme} {encoded}")).unwrap());
+
+            let creds = parse_basic(&map).expect("a well-formed Basic header");
+
+            prop_assert_eq!(creds, BasicCredentials { client_id: id, secret });
+        }
+
+        #[test]
+        fn any_bytes_encoded_as_basic_decode_iff_utf8_with_a_colon(
+            data in prop::collection::vec(any::<u8>(), 0..64),
+        ) {
+            crate::api::fuzzing::basic_auth(&data);
+        }
+    }
+}

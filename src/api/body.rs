@@ -7,10 +7,13 @@ use actix_web::http::header::CONTENT_TYPE;
 use actix_web::web::Bytes;
 use actix_web::{FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
+use serde_json::error::Category;
 use serde_json::{Map, Value};
 
 use super::errors::{ApiError, ErrorCode, Problem};
 use crate::domain::types::InvalidValue;
+
+mod unique_keys;
 
 /// The largest body accepted; larger ones get 413 as they are read (SPEC §3).
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -57,15 +60,22 @@ pub trait WireBody: Sized {
 }
 
 impl JsonBody {
+    /// A body as read, for the fuzz targets and tests (`fuzzing.rs`).
+    pub(crate) fn new(is_json: bool, bytes: Bytes) -> Self {
+        JsonBody { is_json, bytes }
+    }
+
     pub fn decode<T: WireBody>(&self) -> Result<T, ApiError> {
         if !self.is_json {
             return Err(ApiError::one(ErrorCode::ContentTypeUnsupported));
         }
-        let value: Value = serde_json::from_slice(&self.bytes).map_err(|e| {
-            ApiError::one(Problem::new(
-                ErrorCode::BodyMalformed,
-                format!("The request body is not valid JSON: {e}."),
-            ))
+        // Duplicate keys are refused, not resolved (see `unique_keys`).
+        let value = unique_keys::from_slice(&self.bytes).map_err(|e| {
+            let title = match e.classify() {
+                Category::Data => format!("The request body is ambiguous: {e}."),
+                _ => format!("The request body is not valid JSON: {e}."),
+            };
+            ApiError::one(Problem::new(ErrorCode::BodyMalformed, title))
         })?;
         let Value::Object(map) = value else {
             return Err(ApiError::one(Problem::new(
@@ -136,6 +146,14 @@ impl<'a> Fields<'a> {
             ));
             return None;
         };
+        // PostgreSQL text cannot hold U+0000; refusing it here keeps both stores alike.
+        if text.contains('\0') {
+            self.problems.push(Problem::new(
+                ErrorCode::ParameterInvalid,
+                format!("The body field {name} must not contain NUL characters."),
+            ));
+            return None;
+        }
         match T::try_from(text.as_str()) {
             Ok(parsed) => Some(parsed),
             Err(InvalidValue(why)) => {
@@ -201,6 +219,18 @@ mod tests {
     }
 
     #[test]
+    fn a_repeated_key_is_body_malformed_and_a_nul_in_a_field_is_invalid() {
+        assert_eq!(
+            decode(r#"{"a":"x","c":"y","a":"z"}"#, true).err().unwrap(),
+            ["body_malformed"]
+        );
+        assert_eq!(
+            decode(r#"{"a":"x\u0000","c":"y"}"#, true).err().unwrap(),
+            ["parameter_invalid"]
+        );
+    }
+
+    #[test]
     fn every_field_problem_is_reported_in_one_answer() {
         let codes = decode(r#"{"a":"","b":7}"#, true).err().unwrap();
         assert_eq!(
@@ -215,5 +245,91 @@ mod tests {
             decode(r#"{"a":null,"c":"y"}"#, true).err().unwrap(),
             ["parameter_missing"]
         );
+    }
+}
+
+/// Properties over arbitrary bodies (proptest); the fuzz target `json_body` checks the same
+/// invariants (`fuzzing::check_body`): never a panic, and any failure is a 4xx of this stage.
+#[cfg(test)]
+mod props {
+    use super::*;
+    use crate::api::fuzzing::check_body;
+    use proptest::prelude::*;
+
+    const NAMES: &[&str] = &[
+        "grant_type",
+        "psp_id",
+        "scope",
+        "redirect_uri",
+        "state",
+        "consent_id",
+        "psu_account_id",
+        "auth_code",
+        "access_token",
+        "other",
+    ];
+
+    /// JSON text, including values of every type, NUL and other escapes, nesting.
+    fn json_value() -> impl Strategy<Value = String> {
+        let leaf = prop_oneof![
+            Just("null".to_owned()),
+            any::<bool>().prop_map(|b| b.to_string()),
+            any::<i64>().prop_map(|n| n.to_string()),
+            any::<f64>().prop_map(|n| n.to_string()),
+            any::<String>().prop_map(|s| serde_json::to_string(&s).unwrap()),
+            Just(r#""client_credentials""#.to_owned()),
+            Just(r#""https://www.google.com""#.to_owned()),
+            Just(r#""accounts payments""#.to_owned()),
+            Just(r#""a\u0000b""#.to_owned()),
+        ];
+        leaf.prop_recursive(4, 32, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4)
+                    .prop_map(|v| format!("[{}]", v.join(","))),
+                object(inner),
+            ]
+        })
+    }
+
+    /// An object whose keys come from the body fields, repeats possible.
+    fn object(values: impl Strategy<Value = String>) -> impl Strategy<Value = String> {
+        prop::collection::vec((prop::sample::select(NAMES), values), 0..8).prop_map(|pairs| {
+            let members: Vec<String> = pairs.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+            format!("{{{}}}", members.join(","))
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn decoding_arbitrary_bytes_never_panics_and_fails_with_a_body_4xx(
+            is_json in any::<bool>(),
+            bytes in prop::collection::vec(any::<u8>(), 0..512),
+        ) {
+            check_body(&JsonBody::new(is_json, Bytes::from(bytes)));
+        }
+
+        #[test]
+        fn decoding_arbitrary_objects_never_panics_and_fails_with_a_body_4xx(
+            text in object(json_value()),
+        ) {
+            check_body(&JsonBody::new(true, Bytes::from(text)));
+        }
+
+        #[test]
+        fn an_object_repeating_a_key_is_body_malformed(
+            text in object(json_value()),
+            key in prop::sample::select(NAMES),
+        ) {
+            let members = &text[1..text.len() - 1];
+            let sep = if members.is_empty() { "" } else { "," };
+            let repeated = format!("{{\"{key}\":1,{members}{sep}\"{key}\":2}}");
+            let body = JsonBody::new(true, Bytes::from(repeated));
+            let codes: Vec<_> = body
+                .decode::<crate::api::tokens::TokenRequest>()
+                .err()
+                .map(|e| e.problems.iter().map(|p| p.code).collect())
+                .unwrap_or_default();
+            prop_assert_eq!(codes, vec![ErrorCode::BodyMalformed]);
+        }
     }
 }
