@@ -97,7 +97,8 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let server =
         HttpServer::new(move || api::build_app(state.clone(), doc.clone(), routes.clone()))
             .workers(config.workers.max(1))
-            .shutdown_timeout(config.shutdown_timeout_secs);
+            .shutdown_timeout(config.shutdown_timeout_secs)
+            .shutdown_signal(stop_signal()?);
     let server = match &config.tls {
         Some(files) => server.listen_rustls_0_23(listener, tls::server_config(files)?)?,
         None => server.listen(listener)?,
@@ -109,6 +110,22 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         addr,
         public_url,
         server,
+    })
+}
+
+/// Resolves on the first SIGTERM or SIGINT; both stop gracefully (SPEC §8), where actix's
+/// own handlers would treat SIGINT as a forced stop. Installed before the address is logged,
+/// so a signal sent as soon as the service is up cannot kill it mid-request.
+fn stop_signal() -> std::io::Result<impl Future<Output = ()> + Send + 'static> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        let name = tokio::select! {
+            _ = terminate.recv() => "SIGTERM",
+            _ = interrupt.recv() => "SIGINT",
+        };
+        log::info!("{name} received: finishing in-flight requests, refusing new connections");
     })
 }
 

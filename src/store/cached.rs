@@ -12,8 +12,9 @@ use async_trait::async_trait;
 
 use super::*;
 
-/// Past this many entries a cache is emptied, bounding memory against floods of keys.
-const MAX_ENTRIES: usize = 100_000;
+/// Past this many entries a cache drops its expired ones, and empties itself if that is not
+/// enough: memory stays bounded whatever the traffic (entries live at most the TTL anyway).
+const MAX_ENTRIES: usize = 10_000;
 
 struct TtlCache<V> {
     ttl: Duration,
@@ -37,7 +38,11 @@ impl<V: Clone> TtlCache<V> {
     fn put(&self, key: &str, value: V) {
         let mut entries = self.entries.write().expect("cache lock");
         if entries.len() >= MAX_ENTRIES {
-            entries.clear();
+            entries.retain(|_, (stored, _)| stored.elapsed() < self.ttl);
+            if entries.len() >= MAX_ENTRIES {
+                entries.clear();
+            }
+            entries.shrink_to(MAX_ENTRIES);
         }
         entries.insert(key.to_owned(), (Instant::now(), value));
     }

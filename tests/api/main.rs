@@ -8,6 +8,7 @@ mod errors;
 mod flow;
 mod flow_errors;
 mod helpers;
+mod hostile;
 mod isolation;
 mod limits;
 mod log_hygiene;
