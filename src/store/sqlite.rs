@@ -16,6 +16,8 @@ use sqlx::sqlite::{
 
 use tokio::sync::{mpsc, oneshot};
 
+mod group;
+
 use super::PoolSettings;
 use super::sql::sql_store;
 
@@ -27,9 +29,6 @@ pub struct SqliteStore {
 /// A write waiting for its group's commit, and where to send what it did.
 type PendingWrite = (WriteOp, oneshot::Sender<StoreResult<Written>>);
 
-/// Most writes one transaction takes, bounding the time a group holds the write lock.
-const MAX_GROUP: usize = 512;
-
 impl SqliteStore {
     /// Opens (creating file and folder as needed) and migrates the database.
     pub async fn open(database_url: &str, settings: &PoolSettings) -> anyhow::Result<Self> {
@@ -38,7 +37,8 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(5))
-            .foreign_keys(true);
+            .foreign_keys(true)
+            .pragma("mmap_size", "67108864");
         if let Some(folder) = options.get_filename().parent()
             && !folder.as_os_str().is_empty()
         {
@@ -53,11 +53,14 @@ impl SqliteStore {
                 settings.max_connections
             })
             .acquire_timeout(settings.acquire_timeout)
+            // A local file cannot drop a connection the way a network can: skip the ping
+            // before each use, which would double the thread hand-offs of every query.
+            .test_before_acquire(false)
             .connect_with(options)
             .await?;
         sqlx::migrate!("migrations/sqlite").run(&pool).await?;
         let (writes, pending) = mpsc::unbounded_channel();
-        tokio::spawn(commit_groups(pool.clone(), pending));
+        tokio::spawn(group::commit_groups(pool.clone(), pending));
         Ok(SqliteStore { pool, writes })
     }
 
@@ -71,44 +74,6 @@ impl SqliteStore {
             .await
             .map_err(|_| StoreError::Unavailable("the write queue stopped".into()))?
     }
-}
-
-/// Runs until the store is dropped: takes every queued write, commits them as one group.
-async fn commit_groups(pool: SqlitePool, mut pending: mpsc::UnboundedReceiver<PendingWrite>) {
-    let mut group = Vec::with_capacity(MAX_GROUP);
-    while pending.recv_many(&mut group, MAX_GROUP).await > 0 {
-        let ops: Vec<&WriteOp> = group.iter().map(|(op, _)| op).collect();
-        let results = commit_group(&pool, &ops).await;
-        for ((_, done), result) in group.drain(..).zip(results) {
-            let _ = done.send(result);
-        }
-    }
-}
-
-/// One transaction for the whole group; if it fails, each write alone, so one bad write
-/// cannot fail the others.
-async fn commit_group(pool: &SqlitePool, ops: &[&WriteOp]) -> Vec<StoreResult<Written>> {
-    match try_group(pool, ops).await {
-        Ok(written) => written.into_iter().map(Ok).collect(),
-        Err(err) if ops.len() == 1 => vec![Err(err)],
-        Err(_) => {
-            let mut results = Vec::with_capacity(ops.len());
-            for op in ops {
-                results.push(write_alone(pool, op).await);
-            }
-            results
-        }
-    }
-}
-
-async fn try_group(pool: &SqlitePool, ops: &[&WriteOp]) -> StoreResult<Vec<Written>> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(map_err)?;
-    let mut written = Vec::with_capacity(ops.len());
-    for op in ops {
-        written.push(apply_write(&mut tx, op).await?);
-    }
-    tx.commit().await.map_err(map_err)?;
-    Ok(written)
 }
 
 // BEGIN IMMEDIATE takes the write lock up front, so concurrent redemptions queue on the
