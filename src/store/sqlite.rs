@@ -37,8 +37,7 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(5))
-            .foreign_keys(true)
-            .pragma("mmap_size", "67108864");
+            .foreign_keys(true);
         if let Some(folder) = options.get_filename().parent()
             && !folder.as_os_str().is_empty()
         {
