@@ -85,26 +85,32 @@ macro_rules! sql_writes {
             tx: &mut sqlx::Transaction<'static, $db>,
             c: &AuthCodeRecord,
         ) -> StoreResult<Written> {
-            sqlx::query(
+            let query = sqlx::query(
                 "INSERT INTO auth_codes (code_hash, client_id, fi_reference_id, psp_id, redirect_uri,
-                   scope, state, consent_id, psu_account_id, created_at, expires_at, redeemed_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL)",
-            )
-            .bind(&c.code_hash)
-            .bind(&c.client_id)
-            .bind(&c.fi_reference_id)
-            .bind(&c.psp_id)
-            .bind(&c.redirect_uri)
-            .bind(&c.scope)
-            .bind(&c.state)
-            .bind(&c.consent_id)
-            .bind(&c.psu_account_id)
-            .bind(c.created_at)
-            .bind(c.expires_at)
-            .execute(&mut **tx)
-            .await
-            .map_err(map_err)?;
+                   scope, state, consent_id, psu_account_id, created_at, expires_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            );
+            bind_auth_code(query, c).execute(&mut **tx).await.map_err(map_err)?;
             Ok(Written::Done)
+        }
+
+        /// Binds the 11 columns of an `auth_codes` row, in table order.
+        fn bind_auth_code<'q>(
+            query: sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments>,
+            c: &'q AuthCodeRecord,
+        ) -> sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments> {
+            query
+                .bind(&c.code_hash)
+                .bind(&c.client_id)
+                .bind(&c.fi_reference_id)
+                .bind(&c.psp_id)
+                .bind(&c.redirect_uri)
+                .bind(&c.scope)
+                .bind(&c.state)
+                .bind(&c.consent_id)
+                .bind(&c.psu_account_id)
+                .bind(c.created_at)
+                .bind(c.expires_at)
         }
 
         /// The conditional UPDATE is the claim: the database lets exactly one concurrent
@@ -136,25 +142,33 @@ macro_rules! sql_writes {
             tx: &mut sqlx::Transaction<'static, $db>,
             t: &AccessTokenRecord,
         ) -> StoreResult<()> {
-            sqlx::query(
+            let query = sqlx::query(
                 "INSERT INTO access_tokens (token_hash, code_hash, client_id, fi_reference_id, psp_id,
                    scope, consent_id, psu_account_id, issued_at, expires_at, revoked_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL)",
-            )
-            .bind(&t.token_hash)
-            .bind(&t.code_hash)
-            .bind(&t.client_id)
-            .bind(&t.fi_reference_id)
-            .bind(&t.psp_id)
-            .bind(&t.scope)
-            .bind(&t.consent_id)
-            .bind(&t.psu_account_id)
-            .bind(t.issued_at)
-            .bind(t.expires_at)
-            .execute(&mut **tx)
-            .await
-            .map_err(map_err)?;
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            );
+            bind_access_token(query, t, None).execute(&mut **tx).await.map_err(map_err)?;
             Ok(())
+        }
+
+        /// Binds the 11 columns of an `access_tokens` row, in table order.
+        fn bind_access_token<'q>(
+            query: sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments>,
+            t: &'q AccessTokenRecord,
+            revoked_at: Option<Millis>,
+        ) -> sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments> {
+            query
+                .bind(&t.token_hash)
+                .bind(&t.code_hash)
+                .bind(&t.client_id)
+                .bind(&t.fi_reference_id)
+                .bind(&t.psp_id)
+                .bind(&t.scope)
+                .bind(&t.consent_id)
+                .bind(&t.psu_account_id)
+                .bind(t.issued_at)
+                .bind(t.expires_at)
+                .bind(revoked_at)
         }
 
         async fn revoke_code_tokens(

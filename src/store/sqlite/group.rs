@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 use sqlx::{AssertSqlSafe, Row, Sqlite, SqlitePool, Transaction};
 use tokio::sync::mpsc;
 
-use super::{PendingWrite, apply_write, map_err, write_alone};
+use super::{PendingWrite, apply_write, bind_access_token, bind_auth_code, map_err, write_alone};
 use crate::store::writes::{WriteOp, Written};
 use crate::store::{AccessTokenRecord, AuthCodeRecord, Millis, Redemption, StoreResult};
 
@@ -101,19 +101,8 @@ async fn insert_codes(
             placeholders(chunk.len(), 11)
         );
         let mut query = sqlx::query(AssertSqlSafe(sql)).persistent(false);
-        for (_, c) in chunk {
-            query = query
-                .bind(&c.code_hash)
-                .bind(&c.client_id)
-                .bind(&c.fi_reference_id)
-                .bind(&c.psp_id)
-                .bind(&c.redirect_uri)
-                .bind(&c.scope)
-                .bind(&c.state)
-                .bind(&c.consent_id)
-                .bind(&c.psu_account_id)
-                .bind(c.created_at)
-                .bind(c.expires_at);
+        for (_, code) in chunk {
+            query = bind_auth_code(query, code);
         }
         query.execute(&mut **tx).await.map_err(map_err)?;
         for (i, _) in chunk {
@@ -205,19 +194,8 @@ async fn insert_tokens(
             placeholders(chunk.len(), 11)
         );
         let mut query = sqlx::query(AssertSqlSafe(sql)).persistent(false);
-        for (t, revoked_at) in chunk {
-            query = query
-                .bind(&t.token_hash)
-                .bind(&t.code_hash)
-                .bind(&t.client_id)
-                .bind(&t.fi_reference_id)
-                .bind(&t.psp_id)
-                .bind(&t.scope)
-                .bind(&t.consent_id)
-                .bind(&t.psu_account_id)
-                .bind(t.issued_at)
-                .bind(t.expires_at)
-                .bind(*revoked_at);
+        for (token, revoked_at) in chunk {
+            query = bind_access_token(query, token, *revoked_at);
         }
         query.execute(&mut **tx).await.map_err(map_err)?;
     }
