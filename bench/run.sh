@@ -84,7 +84,7 @@ start_server() {
     server_pid=$!
     server_pids+=("$server_pid")
     for _ in $(seq 1 300); do
-        address="$(sed -n 's/.*listening on \(http:\/\/[0-9.:]*\).*/\1/p' "$log" | head -n 1)"
+        address="$(sed -n 's/.*listening on \(http:\/\/[0-9.:]*\).*/\1/p' "$log" | sed -n 1p)"
         [ -n "$address" ] && break
         kill -0 "$server_pid" 2>/dev/null || break
         sleep 0.1
@@ -304,7 +304,7 @@ mib() { calc "$1 / 1024" %.1f; }
     echo
     echo "$(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- src 2>/dev/null || echo ' (with uncommitted changes)')"
     echo
-    echo "Machine: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), $(awk '/MemTotal/ { printf "%.1f GiB RAM", $2 / 1048576 }' /proc/meminfo), Linux $(uname -r); wrk $(wrk -v 2>&1 | head -n 1 | awk '{print $2}') on the same machine (-t$threads -c$connections). Load average (1, 5, 15 min) before: $load_before; after: $(cut -d' ' -f1-3 /proc/loadavg)."
+    echo "Machine: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | sed -n 1p), $(awk '/MemTotal/ { printf "%.1f GiB RAM", $2 / 1048576 }' /proc/meminfo), Linux $(uname -r); wrk $(wrk -v 2>&1 | sed -n 1p | awk '{print $2}') on the same machine (-t$threads -c$connections). Load average (1, 5, 15 min) before: $load_before; after: $(cut -d' ' -f1-3 /proc/loadavg)."
     echo
     echo "| scenario | requests/s | p50 ms | p99 ms | p99.9 ms | non-2xx | peak RSS MiB | × baseline |"
     echo "|---|---:|---:|---:|---:|---:|---:|---:|"

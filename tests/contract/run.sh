@@ -33,7 +33,7 @@ RUST_LOG=warn,obie_tokens::app=info "$binary" serve --sandbox --bind 127.0.0.1:0
     >"$workdir/server.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 1 100); do
-    address="$(sed -n 's/.*listening on \(http:\/\/[0-9.:]*\).*/\1/p' "$workdir/server.log" | head -n 1)"
+    address="$(sed -n 's/.*listening on \(http:\/\/[0-9.:]*\).*/\1/p' "$workdir/server.log" | sed -n 1p)"
     [ -n "$address" ] && break
     sleep 0.1
 done
