@@ -94,12 +94,7 @@ impl TestApp {
 
     /// A POST with the sandbox credentials and headers and a JSON content type.
     pub fn post(&self, path: &str) -> RequestBuilder {
-        self.client
-            .post(format!("{}{path}", self.base))
-            .header("Authorization", sandbox::AUTHORIZATION)
-            .header("fi_reference_id", sandbox::FI_REFERENCE_ID)
-            .header("version", "1")
-            .header("Content-Type", "application/json")
+        sandbox_post(&self.client, &self.base, path)
     }
 
     /// A POST carrying the sandbox ccg_token as well.
@@ -237,6 +232,17 @@ pub async fn access_token(response: Response) -> String {
     assert_eq!(response.status(), 201, "exchanging a code");
     let body: Value = response.json().await.unwrap();
     body["data"]["access_token"].as_str().unwrap().to_owned()
+}
+
+/// A POST to `base` + `path` with the sandbox credentials and headers and a JSON content
+/// type: what every test of a running service, in-process or as a child process, starts from.
+pub fn sandbox_post(client: &Client, base: &str, path: &str) -> RequestBuilder {
+    client
+        .post(format!("{base}{path}"))
+        .header("Authorization", sandbox::AUTHORIZATION)
+        .header("fi_reference_id", sandbox::FI_REFERENCE_ID)
+        .header("version", "1")
+        .header("Content-Type", "application/json")
 }
 
 /// Asserts the error envelope of SPEC §3 and returns the codes in order.

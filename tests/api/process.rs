@@ -10,7 +10,6 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use obie_tokens::domain::sandbox;
 use reqwest::{Client, RequestBuilder};
 
 pub const BINARY: &str = env!("CARGO_BIN_EXE_obie-tokens");
@@ -130,12 +129,7 @@ impl Server {
 
     /// A POST with the sandbox credentials and headers and a JSON content type.
     pub fn post(&self, path: &str) -> RequestBuilder {
-        self.client
-            .post(format!("{}{path}", self.base))
-            .header("Authorization", sandbox::AUTHORIZATION)
-            .header("fi_reference_id", sandbox::FI_REFERENCE_ID)
-            .header("version", "1")
-            .header("Content-Type", "application/json")
+        crate::helpers::sandbox_post(&self.client, &self.base, path)
     }
 }
 
