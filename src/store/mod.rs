@@ -24,7 +24,7 @@ pub use sqlite::SqliteStore;
 pub type Millis = i64;
 
 /// A store failure. `Unavailable` answers 503 with `Retry-After`; `Internal` answers 500.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     #[error("store unavailable: {0}")]
     Unavailable(String),

@@ -1,80 +1,267 @@
 //! The embedded SQLite store: one file, WAL journal, `synchronous=FULL` so a committed
 //! transaction survives a crash or power loss (SPEC §6 durability).
 //!
-//! SQLite has one writer at a time and pays one fsync per commit, so the flow's writes go
-//! through a group commit: one task takes every write waiting, runs them all in one
-//! transaction, commits once, and only then answers each caller. Under load hundreds of
-//! redemptions share an fsync; alone, a write commits at once. Reads use the pool, beside.
+//! One connection, owned by one thread (`engine`), does all the work. SQLite has one writer
+//! at a time anyway, and a single connection keeps its page cache across transactions,
+//! where every connection of a pool would drop its cache whenever another one committed.
+//! The flow's writes go through the engine's group commit: under load hundreds of
+//! redemptions share one transaction and one fsync, and each caller is answered only after
+//! the commit.
 
-use std::str::FromStr;
+mod engine;
+mod migrate;
+mod reads;
+mod writes;
+
+use std::path::PathBuf;
 use std::time::Duration;
 
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
-};
+use async_trait::async_trait;
+use rusqlite::{Connection, ErrorCode, OpenFlags};
 
-use tokio::sync::{mpsc, oneshot};
+use super::writes::WriteOp;
+use super::*;
+use engine::Engine;
 
-mod group;
-
-use super::PoolSettings;
-use super::sql::sql_store;
+/// Pages of page cache for the one connection (negative: KiB), within the RSS budget.
+const CACHE_KIB: i64 = 16 * 1024;
+/// WAL pages between automatic checkpoints: fewer, larger checkpoints write a page that
+/// changed many times only once.
+const CHECKPOINT_PAGES: i64 = 8192;
 
 pub struct SqliteStore {
-    pool: SqlitePool,
-    writes: mpsc::UnboundedSender<PendingWrite>,
+    engine: Engine,
 }
-
-/// A write waiting for its group's commit, and where to send what it did.
-type PendingWrite = (WriteOp, oneshot::Sender<StoreResult<Written>>);
 
 impl SqliteStore {
-    /// Opens (creating file and folder as needed) and migrates the database.
-    pub async fn open(database_url: &str, settings: &PoolSettings) -> anyhow::Result<Self> {
-        let options = SqliteConnectOptions::from_str(database_url)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(Duration::from_secs(5))
-            .foreign_keys(true);
-        if let Some(folder) = options.get_filename().parent()
-            && !folder.as_os_str().is_empty()
-        {
-            std::fs::create_dir_all(folder)?;
-        }
-        // Each connection to `:memory:` is its own database: keep one.
-        let in_memory = options.get_filename().as_os_str() == ":memory:";
-        let pool = SqlitePoolOptions::new()
-            .max_connections(if in_memory {
-                1
-            } else {
-                settings.max_connections
-            })
-            .acquire_timeout(settings.acquire_timeout)
-            // A local file cannot drop a connection the way a network can: skip the ping
-            // before each use, which would double the thread hand-offs of every query.
-            .test_before_acquire(false)
-            .connect_with(options)
-            .await?;
-        sqlx::migrate!("migrations/sqlite").run(&pool).await?;
-        let (writes, pending) = mpsc::unbounded_channel();
-        tokio::spawn(group::commit_groups(pool.clone(), pending));
-        Ok(SqliteStore { pool, writes })
-    }
-
-    /// Queues `op` for the next group commit and waits until it is durable.
-    async fn write(&self, op: WriteOp) -> StoreResult<Written> {
-        let (done, written) = oneshot::channel();
-        self.writes
-            .send((op, done))
-            .map_err(|_| StoreError::Unavailable("the write queue is closed".into()))?;
-        written
-            .await
-            .map_err(|_| StoreError::Unavailable("the write queue stopped".into()))?
+    /// Opens (creating file and folder as needed) and migrates the database. The pool
+    /// settings do not apply: there is one connection.
+    pub async fn open(database_url: &str, _settings: &PoolSettings) -> anyhow::Result<Self> {
+        let path = path_of(database_url)?;
+        let connection = tokio::task::spawn_blocking(move || connect(path)).await??;
+        Ok(SqliteStore {
+            engine: Engine::start(connection)?,
+        })
     }
 }
 
-// BEGIN IMMEDIATE takes the write lock up front, so concurrent redemptions queue on the
-// busy timeout instead of failing on a read-to-write lock upgrade.
-sql_store!(SqliteStore, sqlx::Sqlite, SqliteRow, "BEGIN IMMEDIATE");
+/// `sqlite://PATH`, `sqlite:PATH` or `sqlite::memory:`; a query string is not supported.
+fn path_of(database_url: &str) -> anyhow::Result<Option<PathBuf>> {
+    let rest = database_url
+        .strip_prefix("sqlite://")
+        .or_else(|| database_url.strip_prefix("sqlite:"))
+        .ok_or_else(|| anyhow::anyhow!("not a sqlite: URL: {database_url}"))?;
+    anyhow::ensure!(
+        !rest.contains('?'),
+        "options in a sqlite: URL are not supported: {database_url}"
+    );
+    anyhow::ensure!(!rest.is_empty(), "the sqlite: URL names no file");
+    Ok((rest != ":memory:").then(|| PathBuf::from(rest)))
+}
+
+/// Opens the one connection (`None`: in memory) and brings its schema up to date.
+fn connect(path: Option<PathBuf>) -> anyhow::Result<Connection> {
+    let mut connection = match &path {
+        None => Connection::open_in_memory()?,
+        Some(path) => {
+            if let Some(folder) = path.parent()
+                && !folder.as_os_str().is_empty()
+            {
+                std::fs::create_dir_all(folder)?;
+            }
+            let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+            Connection::open_with_flags(path, flags)?
+        }
+    };
+    if path.is_some() {
+        connection.pragma_update(None, "journal_mode", "WAL")?;
+    }
+    connection.pragma_update(None, "synchronous", "FULL")?;
+    connection.pragma_update(None, "foreign_keys", true)?;
+    connection.pragma_update(None, "cache_size", -CACHE_KIB)?;
+    connection.pragma_update(None, "wal_autocheckpoint", CHECKPOINT_PAGES)?;
+    // Another process (the onboarding CLI) may hold the write lock for a moment.
+    connection.busy_timeout(Duration::from_secs(5))?;
+    connection.set_prepared_statement_cache_capacity(64);
+    migrate::migrate(&mut connection)?;
+    Ok(connection)
+}
+
+/// Maps a driver error: the database busy or its disk failing (→ 503 and retry), a
+/// duplicate key (→ conflict), or a fault (→ 500).
+fn map_err(err: rusqlite::Error) -> StoreError {
+    let code = err.sqlite_error_code();
+    match code {
+        Some(
+            ErrorCode::DatabaseBusy
+            | ErrorCode::DatabaseLocked
+            | ErrorCode::SystemIoFailure
+            | ErrorCode::DiskFull
+            | ErrorCode::CannotOpen
+            | ErrorCode::ReadOnly,
+        ) => StoreError::Unavailable(err.to_string()),
+        Some(ErrorCode::ConstraintViolation) => StoreError::Conflict(err.to_string()),
+        _ => StoreError::Internal(err.to_string()),
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> StoreResult<()> {
+        self.engine.run(reads::ping).await
+    }
+
+    async fn upsert_consumer(&self, consumer: &ConsumerRecord) -> StoreResult<()> {
+        let consumer = consumer.clone();
+        self.engine
+            .run(move |c| reads::upsert_consumer(c, &consumer))
+            .await
+    }
+
+    async fn find_consumer(&self, client_id: &str) -> StoreResult<Option<ConsumerRecord>> {
+        let client_id = client_id.to_owned();
+        self.engine
+            .run(move |c| reads::find_consumer(c, &client_id))
+            .await
+    }
+
+    async fn list_consumers(&self) -> StoreResult<Vec<ConsumerRecord>> {
+        self.engine.run(reads::list_consumers).await
+    }
+
+    async fn disable_consumer(&self, client_id: &str) -> StoreResult<bool> {
+        let client_id = client_id.to_owned();
+        self.engine
+            .run(move |c| reads::disable_consumer(c, &client_id))
+            .await
+    }
+
+    async fn upsert_psp(&self, psp: &PspRecord) -> StoreResult<()> {
+        let psp = psp.clone();
+        self.engine.run(move |c| reads::upsert_psp(c, &psp)).await
+    }
+
+    async fn find_psp(&self, psp_id: &str) -> StoreResult<Option<PspRecord>> {
+        let psp_id = psp_id.to_owned();
+        self.engine.run(move |c| reads::find_psp(c, &psp_id)).await
+    }
+
+    async fn list_psps(&self) -> StoreResult<Vec<PspRecord>> {
+        self.engine.run(reads::list_psps).await
+    }
+
+    async fn withdraw_psp(&self, psp_id: &str) -> StoreResult<bool> {
+        let psp_id = psp_id.to_owned();
+        self.engine
+            .run(move |c| reads::withdraw_psp(c, &psp_id))
+            .await
+    }
+
+    async fn insert_ccg_token(&self, token: &CcgTokenRecord) -> StoreResult<()> {
+        let op = WriteOp::InsertCcgToken(token.clone());
+        self.engine.write(op).await.map(drop)
+    }
+
+    async fn find_ccg_token(&self, token_hash: &str) -> StoreResult<Option<CcgTokenRecord>> {
+        let token_hash = token_hash.to_owned();
+        self.engine
+            .run(move |c| reads::find_ccg_token(c, &token_hash))
+            .await
+    }
+
+    async fn insert_auth_code(&self, code: &AuthCodeRecord) -> StoreResult<()> {
+        let op = WriteOp::InsertAuthCode(code.clone());
+        self.engine.write(op).await.map(drop)
+    }
+
+    async fn find_auth_code(&self, code_hash: &str) -> StoreResult<Option<AuthCodeRecord>> {
+        let code_hash = code_hash.to_owned();
+        self.engine
+            .run(move |c| reads::find_auth_code(c, &code_hash))
+            .await
+    }
+
+    async fn redeem_auth_code(
+        &self,
+        token: &AccessTokenRecord,
+        now: Millis,
+    ) -> StoreResult<Redemption> {
+        let op = WriteOp::Redeem {
+            token: token.clone(),
+            now,
+        };
+        writes::redemption(self.engine.write(op).await?)
+    }
+
+    async fn revoke_tokens_of_code(&self, code_hash: &str, now: Millis) -> StoreResult<()> {
+        let code_hash = code_hash.to_owned();
+        let op = WriteOp::RevokeCodeTokens { code_hash, now };
+        self.engine.write(op).await.map(drop)
+    }
+
+    async fn find_access_token(&self, token_hash: &str) -> StoreResult<Option<AccessTokenRecord>> {
+        let token_hash = token_hash.to_owned();
+        self.engine
+            .run(move |c| reads::find_access_token(c, &token_hash))
+            .await
+    }
+
+    async fn revoke_access_token(
+        &self,
+        token_hash: &str,
+        fi_reference_id: &str,
+        now: Millis,
+    ) -> StoreResult<()> {
+        let op = WriteOp::RevokeAccessToken {
+            token_hash: token_hash.to_owned(),
+            fi_reference_id: fi_reference_id.to_owned(),
+            now,
+        };
+        self.engine.write(op).await.map(drop)
+    }
+
+    /// In steps of `SWEEP_STEP` rows, so the flow's requests interleave with a large sweep
+    /// instead of waiting for all of it.
+    async fn sweep_expired(&self, before: Millis) -> StoreResult<Swept> {
+        let mut counts = [0u64; 3];
+        for (table, count) in reads::SWEPT_TABLES.into_iter().zip(&mut counts) {
+            loop {
+                let deleted = self
+                    .engine
+                    .run(move |c| reads::sweep_step(c, table, before))
+                    .await?;
+                *count += deleted;
+                if deleted < reads::SWEEP_STEP as u64 {
+                    break;
+                }
+            }
+        }
+        let [auth_codes, access_tokens, ccg_tokens] = counts;
+        Ok(Swept {
+            auth_codes,
+            ccg_tokens,
+            access_tokens,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::path_of;
+    use std::path::PathBuf;
+
+    #[test]
+    fn sqlite_urls_name_a_file_or_memory() {
+        let file = path_of("sqlite://./data/obie-tokens.db").unwrap();
+        assert_eq!(file, Some(PathBuf::from("./data/obie-tokens.db")));
+        assert_eq!(
+            path_of("sqlite:/tmp/x.db").unwrap(),
+            Some(PathBuf::from("/tmp/x.db"))
+        );
+        assert_eq!(path_of("sqlite::memory:").unwrap(), None);
+        assert!(path_of("sqlite://x.db?mode=ro").is_err());
+        assert!(path_of("sqlite://").is_err());
+    }
+}

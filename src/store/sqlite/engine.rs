@@ -1,0 +1,172 @@
+//! The thread that owns the SQLite connection, and its group commit.
+//!
+//! Callers queue requests on a channel; the thread takes every request waiting, runs the
+//! reads at once, collects the flow's writes, and commits all of those in one transaction
+//! before answering any of them, so a 201 still means durable (SPEC §6) while hundreds of
+//! redemptions share one fsync. Alone, a write commits at once.
+
+use std::sync::mpsc;
+
+use rusqlite::Connection;
+use tokio::sync::oneshot;
+
+use super::map_err;
+use super::writes::apply_write;
+use crate::store::writes::{WriteOp, Written};
+use crate::store::{StoreError, StoreResult};
+
+/// Most writes one transaction takes, bounding the time a group holds the write lock.
+const MAX_GROUP: usize = 512;
+/// Most requests taken in one round, so a stream of reads cannot hold back a commit.
+const MAX_ROUND: usize = 2048;
+
+type Job = Box<dyn FnOnce(&Connection) + Send>;
+type Reply = oneshot::Sender<StoreResult<Written>>;
+
+enum Request {
+    /// Runs on its own, outside any group: reads, and the rare writes of onboarding.
+    Run(Job),
+    /// One write of the flow, committed with its group (boxed: records are large).
+    Write(Box<WriteOp>, Reply),
+}
+
+/// The sending side; the thread stops when the last `Engine` is dropped.
+pub(super) struct Engine {
+    requests: mpsc::Sender<Request>,
+}
+
+impl Engine {
+    pub(super) fn start(connection: Connection) -> std::io::Result<Self> {
+        let (requests, queue) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("sqlite-store".into())
+            .spawn(move || serve(&connection, &queue))?;
+        Ok(Engine { requests })
+    }
+
+    /// Runs `job` on the connection and returns what it returned.
+    pub(super) async fn run<T, F>(&self, job: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let (done, result) = oneshot::channel();
+        let job: Job = Box::new(move |connection| {
+            let _ = done.send(job(connection));
+        });
+        self.send(Request::Run(job))?;
+        result.await.map_err(|_| stopped())?
+    }
+
+    /// Queues `op` for the next group commit and waits until it is durable.
+    pub(super) async fn write(&self, op: WriteOp) -> StoreResult<Written> {
+        let (done, written) = oneshot::channel();
+        self.send(Request::Write(Box::new(op), done))?;
+        written.await.map_err(|_| stopped())?
+    }
+
+    fn send(&self, request: Request) -> StoreResult<()> {
+        self.requests.send(request).map_err(|_| stopped())
+    }
+}
+
+fn stopped() -> StoreError {
+    StoreError::Unavailable("the SQLite store thread stopped".into())
+}
+
+fn serve(connection: &Connection, queue: &mpsc::Receiver<Request>) {
+    let mut group: Vec<(Box<WriteOp>, Reply)> = Vec::with_capacity(MAX_GROUP);
+    while let Ok(first) = queue.recv() {
+        let mut next = Some(first);
+        let mut taken = 0;
+        while let Some(request) = next.take() {
+            match request {
+                Request::Run(job) => job(connection),
+                Request::Write(op, reply) => group.push((op, reply)),
+            }
+            taken += 1;
+            if group.len() < MAX_GROUP && taken < MAX_ROUND {
+                next = queue.try_recv().ok();
+            }
+        }
+        if !group.is_empty() {
+            commit_group(connection, &mut group);
+        }
+    }
+}
+
+/// One transaction for the group. Each write runs in its own savepoint, so a write that
+/// fails is undone alone and the others still commit; if the commit fails, all fail.
+fn commit_group(connection: &Connection, group: &mut Vec<(Box<WriteOp>, Reply)>) {
+    let started = std::time::Instant::now();
+    let results = match apply_group(connection, group) {
+        Ok(results) => results,
+        Err(err) => {
+            rollback(connection);
+            group.iter().map(|_| Err(err.clone())).collect()
+        }
+    };
+    log::debug!(
+        "committed a group of {} writes in {:?}",
+        group.len(),
+        started.elapsed()
+    );
+    for ((_, reply), result) in group.drain(..).zip(results) {
+        let _ = reply.send(result);
+    }
+}
+
+fn apply_group(
+    connection: &Connection,
+    group: &[(Box<WriteOp>, Reply)],
+) -> StoreResult<Vec<StoreResult<Written>>> {
+    connection
+        .execute_batch("BEGIN IMMEDIATE")
+        .map_err(map_err)?;
+    let mut results = Vec::with_capacity(group.len());
+    for (op, _) in group {
+        let result = in_savepoint(connection, op);
+        if let Err(err) = &result
+            && connection.is_autocommit()
+        {
+            // A severe error (I/O, disk full) rolled the whole transaction back.
+            return Err(err.clone());
+        }
+        results.push(result);
+    }
+    connection.execute_batch("COMMIT").map_err(map_err)?;
+    Ok(results)
+}
+
+fn in_savepoint(connection: &Connection, op: &WriteOp) -> StoreResult<Written> {
+    run_cached(connection, "SAVEPOINT write")?;
+    match apply_write(connection, op) {
+        Ok(written) => {
+            run_cached(connection, "RELEASE write")?;
+            Ok(written)
+        }
+        Err(err) => {
+            if !connection.is_autocommit() {
+                run_cached(connection, "ROLLBACK TO write")?;
+                run_cached(connection, "RELEASE write")?;
+            }
+            Err(err)
+        }
+    }
+}
+
+fn run_cached(connection: &Connection, sql: &str) -> StoreResult<()> {
+    connection
+        .prepare_cached(sql)
+        .and_then(|mut statement| statement.execute([]))
+        .map(drop)
+        .map_err(map_err)
+}
+
+fn rollback(connection: &Connection) {
+    if !connection.is_autocommit()
+        && let Err(err) = connection.execute_batch("ROLLBACK")
+    {
+        log::error!("rollback of a failed group: {err}");
+    }
+}

@@ -1,0 +1,151 @@
+//! The flow's writes on SQLite, one prepared statement each, run inside the engine's group
+//! transaction.
+
+use rusqlite::{Connection, params};
+
+use super::map_err;
+use crate::store::writes::{WriteOp, Written};
+use crate::store::{AccessTokenRecord, AuthCodeRecord, CcgTokenRecord, Millis, Redemption};
+use crate::store::{StoreError, StoreResult};
+
+pub(super) fn apply_write(connection: &Connection, op: &WriteOp) -> StoreResult<Written> {
+    match op {
+        WriteOp::InsertCcgToken(token) => insert_ccg_token(connection, token),
+        WriteOp::InsertAuthCode(code) => insert_auth_code(connection, code),
+        WriteOp::Redeem { token, now } => redeem(connection, token, *now),
+        WriteOp::RevokeCodeTokens { code_hash, now } => {
+            revoke_code_tokens(connection, code_hash, *now)
+        }
+        WriteOp::RevokeAccessToken {
+            token_hash,
+            fi_reference_id,
+            now,
+        } => revoke_access_token(connection, token_hash, fi_reference_id, *now),
+    }
+    .map_err(map_err)
+}
+
+fn insert_ccg_token(connection: &Connection, t: &CcgTokenRecord) -> rusqlite::Result<Written> {
+    connection
+        .prepare_cached(
+            "INSERT INTO ccg_tokens (token_hash, client_id, fi_reference_id, psp_id, scope,
+               created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (token_hash) DO NOTHING",
+        )?
+        .execute(params![
+            t.token_hash,
+            t.client_id,
+            t.fi_reference_id,
+            t.psp_id,
+            t.scope,
+            t.created_at,
+            t.expires_at
+        ])?;
+    Ok(Written::Done)
+}
+
+fn insert_auth_code(connection: &Connection, c: &AuthCodeRecord) -> rusqlite::Result<Written> {
+    connection
+        .prepare_cached(
+            "INSERT INTO auth_codes (code_hash, client_id, fi_reference_id, psp_id, redirect_uri,
+               scope, state, consent_id, psu_account_id, created_at, expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        )?
+        .execute(params![
+            c.code_hash,
+            c.client_id,
+            c.fi_reference_id,
+            c.psp_id,
+            c.redirect_uri,
+            c.scope,
+            c.state,
+            c.consent_id,
+            c.psu_account_id,
+            c.created_at,
+            c.expires_at
+        ])?;
+    Ok(Written::Done)
+}
+
+/// The conditional UPDATE is the claim: of the writes for one code, only the first sees
+/// `redeemed_at IS NULL` (SPEC §4 atomic redemption); it also records which token the
+/// code issued, so a later replay can revoke it (RFC 6749 §4.1.2).
+fn redeem(
+    connection: &Connection,
+    t: &AccessTokenRecord,
+    now: Millis,
+) -> rusqlite::Result<Written> {
+    let claimed = connection
+        .prepare_cached(
+            "UPDATE auth_codes SET redeemed_at = ?1, token_hash = ?2
+             WHERE code_hash = ?3 AND redeemed_at IS NULL",
+        )?
+        .execute(params![now, t.token_hash, t.code_hash])?;
+    if claimed == 1 {
+        insert_access_token(connection, t)?;
+        Ok(Written::Redemption(Redemption::Issued))
+    } else {
+        revoke_code_tokens(connection, &t.code_hash, now)?;
+        Ok(Written::Redemption(Redemption::Replayed))
+    }
+}
+
+fn insert_access_token(connection: &Connection, t: &AccessTokenRecord) -> rusqlite::Result<()> {
+    connection
+        .prepare_cached(
+            "INSERT INTO access_tokens (token_hash, code_hash, client_id, fi_reference_id, psp_id,
+               scope, consent_id, psu_account_id, issued_at, expires_at, revoked_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        )?
+        .execute(params![
+            t.token_hash,
+            t.code_hash,
+            t.client_id,
+            t.fi_reference_id,
+            t.psp_id,
+            t.scope,
+            t.consent_id,
+            t.psu_account_id,
+            t.issued_at,
+            t.expires_at,
+            t.revoked_at
+        ])?;
+    Ok(())
+}
+
+fn revoke_code_tokens(
+    connection: &Connection,
+    code_hash: &str,
+    now: Millis,
+) -> rusqlite::Result<Written> {
+    connection
+        .prepare_cached(
+            "UPDATE access_tokens SET revoked_at = ?1 WHERE revoked_at IS NULL
+               AND token_hash = (SELECT token_hash FROM auth_codes WHERE code_hash = ?2)",
+        )?
+        .execute(params![now, code_hash])?;
+    Ok(Written::Done)
+}
+
+fn revoke_access_token(
+    connection: &Connection,
+    token_hash: &str,
+    fi_reference_id: &str,
+    now: Millis,
+) -> rusqlite::Result<Written> {
+    connection
+        .prepare_cached(
+            "UPDATE access_tokens SET revoked_at = ?1
+             WHERE token_hash = ?2 AND fi_reference_id = ?3 AND revoked_at IS NULL",
+        )?
+        .execute(params![now, token_hash, fi_reference_id])?;
+    Ok(Written::Done)
+}
+
+/// A redemption must report its outcome; anything else is a fault of the store.
+pub(super) fn redemption(written: Written) -> StoreResult<Redemption> {
+    match written {
+        Written::Redemption(outcome) => Ok(outcome),
+        Written::Done => Err(StoreError::Internal("redemption without outcome".into())),
+    }
+}
