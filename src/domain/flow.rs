@@ -1,7 +1,7 @@
 //! The OBIE authorization-code flow (SPEC §2, §4), one function per operation, each a
 //! list of guard clauses in the order SPEC §4 gives.
 
-use super::secrets::{SecretHash, new_access_token, new_opaque_secret};
+use super::secrets::{SecretHash, new_access_token, new_auth_code, new_opaque_secret};
 use super::types::{FiReferenceId, Identifier, RedirectUri, Scope, State};
 use super::{Rejection, TokenService, now_millis, seconds};
 use crate::store::{AccessTokenRecord, AuthCodeRecord, CcgTokenRecord, PspRecord, Redemption};
@@ -171,12 +171,12 @@ impl TokenService {
         if !scope.is_within(&grant.scope) {
             return Err(Rejection::ScopeForbidden);
         }
-        let code = new_opaque_secret();
         let now = now_millis();
+        let code = new_auth_code(now);
         let lifetime = self.lifetimes.auth_code;
         self.store
             .insert_auth_code(&AuthCodeRecord {
-                code_hash: SecretHash::of(&code).as_str().to_owned(),
+                code_hash: SecretHash::of_code(&code).as_str().to_owned(),
                 client_id: grant.caller.client_id.clone(),
                 fi_reference_id: grant.caller.fi_reference_id.to_string(),
                 psp_id: grant.psp.psp_id.clone(),
@@ -207,7 +207,7 @@ impl TokenService {
         auth_code: &str,
         redirect_uri: &str,
     ) -> Result<IssuedAccessToken, Rejection> {
-        let code_hash = SecretHash::of(auth_code);
+        let code_hash = SecretHash::of_code(auth_code);
         let code = self.store.find_auth_code(code_hash.as_str()).await?;
         let now = now_millis();
         // Another FI's code is reported as unknown: no oracle across FIs.

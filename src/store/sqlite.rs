@@ -1,5 +1,5 @@
-//! The embedded SQLite store: one file, WAL journal, `synchronous=FULL` so a committed
-//! transaction survives a crash or power loss (SPEC §6 durability).
+//! The embedded SQLite store: one file, WAL journal, and every write answered only once it
+//! is on disk, so it survives a crash or power loss (SPEC §6 durability).
 //!
 //! One connection, owned by one thread (`engine`), does all the work. SQLite has one writer
 //! at a time anyway, and a single connection keeps its page cache across transactions,
@@ -8,9 +8,11 @@
 //! redemptions share one transaction and one fsync, and each caller is answered only after
 //! the commit.
 
+mod checkpoint;
 mod engine;
 mod migrate;
 mod reads;
+mod syncer;
 mod writes;
 
 use std::path::PathBuf;
@@ -22,15 +24,13 @@ use rusqlite::{Connection, ErrorCode, OpenFlags};
 use super::writes::WriteOp;
 use super::*;
 use engine::Engine;
+use syncer::Durability;
 
 /// Pages of page cache for the one connection (negative: KiB), within the RSS budget.
 const CACHE_KIB: i64 = 16 * 1024;
-/// WAL pages between automatic checkpoints: fewer, larger checkpoints write a page that
-/// changed many times only once.
-const CHECKPOINT_PAGES: i64 = 8192;
-
 pub struct SqliteStore {
     engine: Engine,
+    _checkpointer: Option<checkpoint::Checkpointer>,
 }
 
 impl SqliteStore {
@@ -38,9 +38,15 @@ impl SqliteStore {
     /// settings do not apply: there is one connection.
     pub async fn open(database_url: &str, _settings: &PoolSettings) -> anyhow::Result<Self> {
         let path = path_of(database_url)?;
-        let connection = tokio::task::spawn_blocking(move || connect(path)).await??;
+        let durability = match &path {
+            Some(file) => Durability::for_file(file)?,
+            None => Durability::Memory,
+        };
+        let file = path.clone();
+        let connection = tokio::task::spawn_blocking(move || connect(file)).await??;
         Ok(SqliteStore {
-            engine: Engine::start(connection)?,
+            engine: Engine::start(connection, durability)?,
+            _checkpointer: path.map(checkpoint::Checkpointer::start).transpose()?,
         })
     }
 }
@@ -77,11 +83,13 @@ fn connect(path: Option<PathBuf>) -> anyhow::Result<Connection> {
     };
     if path.is_some() {
         connection.pragma_update(None, "journal_mode", "WAL")?;
+        // Checkpoints run on their own thread (`checkpoint`), never inside a commit.
+        connection.pragma_update(None, "wal_autocheckpoint", 0)?;
     }
-    connection.pragma_update(None, "synchronous", "FULL")?;
+    // The sync thread makes each commit durable before its callers hear of it (`syncer`).
+    connection.pragma_update(None, "synchronous", "NORMAL")?;
     connection.pragma_update(None, "foreign_keys", true)?;
     connection.pragma_update(None, "cache_size", -CACHE_KIB)?;
-    connection.pragma_update(None, "wal_autocheckpoint", CHECKPOINT_PAGES)?;
     // Another process (the onboarding CLI) may hold the write lock for a moment.
     connection.busy_timeout(Duration::from_secs(5))?;
     connection.set_prepared_statement_cache_capacity(64);
@@ -116,7 +124,7 @@ impl Store for SqliteStore {
     async fn upsert_consumer(&self, consumer: &ConsumerRecord) -> StoreResult<()> {
         let consumer = consumer.clone();
         self.engine
-            .run(move |c| reads::upsert_consumer(c, &consumer))
+            .run_durably(move |c| reads::upsert_consumer(c, &consumer))
             .await
     }
 
@@ -134,13 +142,15 @@ impl Store for SqliteStore {
     async fn disable_consumer(&self, client_id: &str) -> StoreResult<bool> {
         let client_id = client_id.to_owned();
         self.engine
-            .run(move |c| reads::disable_consumer(c, &client_id))
+            .run_durably(move |c| reads::disable_consumer(c, &client_id))
             .await
     }
 
     async fn upsert_psp(&self, psp: &PspRecord) -> StoreResult<()> {
         let psp = psp.clone();
-        self.engine.run(move |c| reads::upsert_psp(c, &psp)).await
+        self.engine
+            .run_durably(move |c| reads::upsert_psp(c, &psp))
+            .await
     }
 
     async fn find_psp(&self, psp_id: &str) -> StoreResult<Option<PspRecord>> {
@@ -155,7 +165,7 @@ impl Store for SqliteStore {
     async fn withdraw_psp(&self, psp_id: &str) -> StoreResult<bool> {
         let psp_id = psp_id.to_owned();
         self.engine
-            .run(move |c| reads::withdraw_psp(c, &psp_id))
+            .run_durably(move |c| reads::withdraw_psp(c, &psp_id))
             .await
     }
 

@@ -1,9 +1,10 @@
 //! The thread that owns the SQLite connection, and its group commit.
 //!
 //! Callers queue requests on a channel; the thread takes every request waiting, runs the
-//! reads at once, collects the flow's writes, and commits all of those in one transaction
-//! before answering any of them, so a 201 still means durable (SPEC §6) while hundreds of
-//! redemptions share one fsync. Alone, a write commits at once.
+//! reads at once, collects the flow's writes, and commits all of those in one transaction.
+//! Their callers are answered by the sync thread once the commit is on disk (`syncer`), so
+//! a 201 still means durable (SPEC §6) while hundreds of redemptions share one fsync.
+//! Alone, a write commits at once.
 
 use std::sync::mpsc;
 
@@ -11,6 +12,7 @@ use rusqlite::Connection;
 use tokio::sync::oneshot;
 
 use super::map_err;
+use super::syncer::{Durability, Pending, Reply};
 use super::writes::apply_write;
 use crate::store::writes::{WriteOp, Written};
 use crate::store::{StoreError, StoreResult};
@@ -21,13 +23,14 @@ const MAX_GROUP: usize = 512;
 const MAX_ROUND: usize = 2048;
 
 type Job = Box<dyn FnOnce(&Connection) + Send>;
-type Reply = oneshot::Sender<StoreResult<Written>>;
 
 enum Request {
     /// Runs on its own, outside any group: reads, and the rare writes of onboarding.
     Run(Job),
     /// One write of the flow, committed with its group (boxed: records are large).
     Write(Box<WriteOp>, Reply),
+    /// Answered once everything committed before it is durable.
+    Barrier(Reply),
 }
 
 /// The sending side; the thread stops when the last `Engine` is dropped.
@@ -36,11 +39,11 @@ pub(super) struct Engine {
 }
 
 impl Engine {
-    pub(super) fn start(connection: Connection) -> std::io::Result<Self> {
+    pub(super) fn start(connection: Connection, durability: Durability) -> std::io::Result<Self> {
         let (requests, queue) = mpsc::channel();
         std::thread::Builder::new()
             .name("sqlite-store".into())
-            .spawn(move || serve(&connection, &queue))?;
+            .spawn(move || serve(&connection, &queue, &durability))?;
         Ok(Engine { requests })
     }
 
@@ -65,6 +68,19 @@ impl Engine {
         written.await.map_err(|_| stopped())?
     }
 
+    /// Like `run`, for a write outside the flow (onboarding): answered once durable.
+    pub(super) async fn run_durably<T, F>(&self, job: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let result = self.run(job).await?;
+        let (done, synced) = oneshot::channel();
+        self.send(Request::Barrier(done))?;
+        synced.await.map_err(|_| stopped())??;
+        Ok(result)
+    }
+
     fn send(&self, request: Request) -> StoreResult<()> {
         self.requests.send(request).map_err(|_| stopped())
     }
@@ -74,7 +90,7 @@ fn stopped() -> StoreError {
     StoreError::Unavailable("the SQLite store thread stopped".into())
 }
 
-fn serve(connection: &Connection, queue: &mpsc::Receiver<Request>) {
+fn serve(connection: &Connection, queue: &mpsc::Receiver<Request>, durability: &Durability) {
     let mut group: Vec<(Box<WriteOp>, Reply)> = Vec::with_capacity(MAX_GROUP);
     while let Ok(first) = queue.recv() {
         let mut next = Some(first);
@@ -83,6 +99,7 @@ fn serve(connection: &Connection, queue: &mpsc::Receiver<Request>) {
             match request {
                 Request::Run(job) => job(connection),
                 Request::Write(op, reply) => group.push((op, reply)),
+                Request::Barrier(reply) => durability.answer(vec![(reply, Ok(Written::Done))]),
             }
             taken += 1;
             if group.len() < MAX_GROUP && taken < MAX_ROUND {
@@ -90,14 +107,15 @@ fn serve(connection: &Connection, queue: &mpsc::Receiver<Request>) {
             }
         }
         if !group.is_empty() {
-            commit_group(connection, &mut group);
+            durability.answer(commit_group(connection, &mut group));
         }
     }
 }
 
 /// One transaction for the group. Each write runs in its own savepoint, so a write that
 /// fails is undone alone and the others still commit; if the commit fails, all fail.
-fn commit_group(connection: &Connection, group: &mut Vec<(Box<WriteOp>, Reply)>) {
+/// Returns each caller with its result, to be answered once the commit is durable.
+fn commit_group(connection: &Connection, group: &mut Vec<(Box<WriteOp>, Reply)>) -> Pending {
     let started = std::time::Instant::now();
     let results = match apply_group(connection, group) {
         Ok(results) => results,
@@ -111,9 +129,11 @@ fn commit_group(connection: &Connection, group: &mut Vec<(Box<WriteOp>, Reply)>)
         group.len(),
         started.elapsed()
     );
-    for ((_, reply), result) in group.drain(..).zip(results) {
-        let _ = reply.send(result);
-    }
+    group
+        .drain(..)
+        .zip(results)
+        .map(|((_, reply), result)| (reply, result))
+        .collect()
 }
 
 fn apply_group(
