@@ -259,8 +259,48 @@ impl Store for SqliteStore {
 
 #[cfg(test)]
 mod tests {
-    use super::path_of;
+    use super::*;
     use std::path::PathBuf;
+
+    fn expired_code(n: usize) -> AuthCodeRecord {
+        AuthCodeRecord {
+            code_hash: format!("code-{n}"),
+            client_id: "client".into(),
+            fi_reference_id: "fi".into(),
+            psp_id: "psp".into(),
+            redirect_uri: "https://example.com".into(),
+            scope: "accounts".into(),
+            state: None,
+            consent_id: None,
+            psu_account_id: None,
+            created_at: 1,
+            expires_at: 10,
+            redeemed_at: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_sweep_larger_than_one_step_removes_every_expired_row() {
+        let store = SqliteStore::open("sqlite::memory:", &PoolSettings::default())
+            .await
+            .unwrap();
+        let expired = 2 * reads::SWEEP_STEP as usize + 5;
+        for n in 0..expired {
+            store.insert_auth_code(&expired_code(n)).await.unwrap();
+        }
+        let mut live = expired_code(expired);
+        live.expires_at = 1_000;
+        store.insert_auth_code(&live).await.unwrap();
+        let swept = store.sweep_expired(100).await.unwrap();
+        assert_eq!(swept.auth_codes, expired as u64);
+        assert!(
+            store
+                .find_auth_code(&live.code_hash)
+                .await
+                .unwrap()
+                .is_some()
+        );
+    }
 
     #[test]
     fn sqlite_urls_name_a_file_or_memory() {

@@ -190,3 +190,138 @@ fn rollback(connection: &Connection) {
         log::error!("rollback of a failed group: {err}");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{AccessTokenRecord, AuthCodeRecord, Redemption};
+
+    fn database() -> Connection {
+        let mut connection = Connection::open_in_memory().unwrap();
+        super::super::migrate::migrate(&mut connection).unwrap();
+        connection
+    }
+
+    fn code(code_hash: &str) -> WriteOp {
+        WriteOp::InsertAuthCode(AuthCodeRecord {
+            code_hash: code_hash.into(),
+            client_id: "client".into(),
+            fi_reference_id: "fi".into(),
+            psp_id: "psp".into(),
+            redirect_uri: "https://example.com".into(),
+            scope: "accounts".into(),
+            state: None,
+            consent_id: None,
+            psu_account_id: None,
+            created_at: 1,
+            expires_at: 100,
+            redeemed_at: None,
+        })
+    }
+
+    fn redeem(code_hash: &str, token_hash: &str) -> WriteOp {
+        WriteOp::Redeem {
+            token: AccessTokenRecord {
+                token_hash: token_hash.into(),
+                code_hash: code_hash.into(),
+                client_id: "client".into(),
+                fi_reference_id: "fi".into(),
+                psp_id: "psp".into(),
+                scope: "accounts".into(),
+                consent_id: None,
+                psu_account_id: None,
+                issued_at: 2,
+                expires_at: 200,
+                revoked_at: None,
+            },
+            now: 2,
+        }
+    }
+
+    /// Commits `ops` as one group; returns what each caller is answered.
+    fn commit(connection: &Connection, ops: Vec<WriteOp>) -> Vec<StoreResult<Written>> {
+        let mut group = Vec::new();
+        let mut answers = Vec::new();
+        for op in ops {
+            let (reply, answer) = oneshot::channel();
+            group.push((Box::new(op), reply));
+            answers.push(answer);
+        }
+        Durability::Memory.answer(commit_group(connection, &mut group));
+        answers
+            .into_iter()
+            .map(|mut answer| answer.try_recv().expect("answered"))
+            .collect()
+    }
+
+    fn revoked(connection: &Connection, token_hash: &str) -> bool {
+        connection
+            .query_row(
+                "SELECT revoked_at IS NOT NULL FROM access_tokens WHERE token_hash = ?1",
+                [token_hash],
+                |row| row.get(0),
+            )
+            .unwrap()
+    }
+
+    #[test]
+    fn a_failing_write_is_undone_alone_and_the_rest_of_its_group_commits() {
+        let connection = database();
+        let answers = commit(
+            &connection,
+            vec![code("a"), code("a"), redeem("a", "token-a"), code("b")],
+        );
+        assert!(matches!(answers[0], Ok(Written::Done)));
+        assert!(matches!(answers[1], Err(StoreError::Conflict(_))));
+        assert_eq!(
+            answers[2].as_ref().unwrap(),
+            &Written::Redemption(Redemption::Issued)
+        );
+        assert!(matches!(answers[3], Ok(Written::Done)));
+        let codes: i64 = connection
+            .query_row("SELECT COUNT(*) FROM auth_codes", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(codes, 2);
+        assert!(!revoked(&connection, "token-a"));
+    }
+
+    #[test]
+    fn a_replay_in_the_same_group_revokes_the_token_just_issued() {
+        let connection = database();
+        commit(&connection, vec![code("a")]);
+        let answers = commit(
+            &connection,
+            vec![redeem("a", "token-1"), redeem("a", "token-2")],
+        );
+        let outcomes: Vec<Written> = answers.into_iter().map(Result::unwrap).collect();
+        assert_eq!(
+            outcomes,
+            [
+                Written::Redemption(Redemption::Issued),
+                Written::Redemption(Redemption::Replayed)
+            ]
+        );
+        assert!(revoked(&connection, "token-1"));
+        let second: i64 = connection
+            .query_row(
+                "SELECT COUNT(*) FROM access_tokens WHERE token_hash = 'token-2'",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(second, 0, "a replay issues nothing");
+    }
+
+    #[test]
+    fn a_database_refusing_writes_answers_each_write_unavailable() {
+        let connection = database();
+        connection.execute_batch("PRAGMA query_only = ON").unwrap();
+        let answers = commit(&connection, vec![code("a"), code("b")]);
+        assert!(
+            answers
+                .iter()
+                .all(|answer| matches!(answer, Err(StoreError::Unavailable(_)))),
+            "{answers:?}"
+        );
+    }
+}

@@ -96,3 +96,36 @@ fn answer_all(pending: Pending, synced: StoreResult<()>) {
 fn io_gone() -> StoreError {
     StoreError::Unavailable("the SQLite sync thread stopped".into())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer_one(durability: &Durability) -> StoreResult<Written> {
+        let (reply, answer) = oneshot::channel();
+        durability.answer(vec![(reply, Ok(Written::Done))]);
+        answer.blocking_recv().expect("answered")
+    }
+
+    #[test]
+    fn callers_are_answered_after_the_wal_is_synced() {
+        let dir = tempfile::tempdir().unwrap();
+        let database = dir.path().join("store.db");
+        let durability = Durability::for_file(&database).unwrap();
+        // Before the first commit there is no WAL, and nothing to sync.
+        assert!(matches!(answer_one(&durability), Ok(Written::Done)));
+        std::fs::write(dir.path().join("store.db-wal"), b"frames").unwrap();
+        assert!(matches!(answer_one(&durability), Ok(Written::Done)));
+    }
+
+    #[test]
+    fn a_failed_write_stays_failed_after_the_sync() {
+        let (reply, mut answer) = oneshot::channel();
+        let failed = Err(StoreError::Conflict("duplicate".into()));
+        Durability::Memory.answer(vec![(reply, failed)]);
+        assert!(matches!(
+            answer.try_recv(),
+            Ok(Err(StoreError::Conflict(_)))
+        ));
+    }
+}
