@@ -4,7 +4,7 @@
 use super::secrets::{SecretHash, new_access_token, new_auth_code, new_opaque_secret};
 use super::types::{FiReferenceId, Identifier, RedirectUri, Scope, State};
 use super::{Rejection, TokenService, now_millis, seconds};
-use crate::store::{AccessTokenRecord, AuthCodeRecord, CcgTokenRecord, PspRecord, Redemption};
+use crate::store::{AuthCodeRecord, CcgTokenRecord, Claim, CodeClaim, PspRecord, StoreError};
 
 /// An API consumer whose credentials were verified.
 #[derive(Debug, Clone)]
@@ -77,6 +77,28 @@ pub struct ActiveToken {
     pub psu_account_id: Option<String>,
     pub issued_at: i64,
     pub expires_at: i64,
+}
+
+/// Why a code was refused, in the order SPEC §4 gives.
+fn refusal(code: Option<AuthCodeRecord>, claim: &CodeClaim) -> Rejection {
+    // Another FI's code is reported as unknown: no oracle across FIs.
+    let Some(code) = code.filter(|c| c.fi_reference_id == claim.fi_reference_id) else {
+        return Rejection::AuthCodeInvalid;
+    };
+    if code.expires_at <= claim.now {
+        return Rejection::AuthCodeExpired;
+    }
+    // RFC 6749 §4.1.3: the code was issued to this client.
+    if code.psp_id != claim.psp_id {
+        return Rejection::AuthCodePspMismatch;
+    }
+    // RFC 6749 §4.1.3: redirect_uri identical to the authorization request's.
+    if code.redirect_uri != claim.redirect_uri {
+        return Rejection::RedirectUriMismatch;
+    }
+    Rejection::Store(StoreError::Internal(
+        "the store refused a code that passes every check".into(),
+    ))
 }
 
 impl TokenService {
@@ -207,56 +229,30 @@ impl TokenService {
         auth_code: &str,
         redirect_uri: &str,
     ) -> Result<IssuedAccessToken, Rejection> {
-        let code_hash = SecretHash::of_code(auth_code);
-        let code = self.store.find_auth_code(code_hash.as_str()).await?;
-        let now = now_millis();
-        // Another FI's code is reported as unknown: no oracle across FIs.
-        let Some(code) =
-            code.filter(|c| c.fi_reference_id == grant.caller.fi_reference_id.as_str())
-        else {
-            return Err(Rejection::AuthCodeInvalid);
-        };
-        if code.expires_at <= now {
-            return Err(Rejection::AuthCodeExpired);
-        }
-        // RFC 6749 §4.1.3: the code was issued to this client.
-        if code.psp_id != grant.psp.psp_id {
-            return Err(Rejection::AuthCodePspMismatch);
-        }
-        // RFC 6749 §4.1.3: redirect_uri identical to the authorization request's.
-        if code.redirect_uri != redirect_uri {
-            return Err(Rejection::RedirectUriMismatch);
-        }
-        // RFC 6749 §4.1.2: a code used twice is refused and its token revoked.
-        if code.redeemed_at.is_some() {
-            self.store
-                .revoke_tokens_of_code(code_hash.as_str(), now)
-                .await?;
-            return Err(Rejection::AuthCodeUsed);
-        }
         let access_token = new_access_token();
         let lifetime = self.lifetimes.access_token;
-        let record = AccessTokenRecord {
-            token_hash: SecretHash::of(&access_token).as_str().to_owned(),
-            code_hash: code.code_hash,
+        let now = now_millis();
+        let claim = CodeClaim {
+            code_hash: SecretHash::of_code(auth_code).as_str().to_owned(),
+            fi_reference_id: grant.caller.fi_reference_id.to_string(),
+            psp_id: grant.psp.psp_id.clone(),
+            redirect_uri: redirect_uri.to_owned(),
+            now,
             client_id: grant.caller.client_id.clone(),
-            fi_reference_id: code.fi_reference_id,
-            psp_id: code.psp_id,
-            scope: code.scope,
-            consent_id: code.consent_id,
-            psu_account_id: code.psu_account_id,
-            issued_at: now,
-            expires_at: now + seconds(lifetime),
-            revoked_at: None,
+            token_hash: SecretHash::of(&access_token).as_str().to_owned(),
+            token_expires_at: now + seconds(lifetime),
         };
-        // The claim is atomic in the store: of concurrent redemptions exactly one issues.
-        match self.store.redeem_auth_code(&record, now).await? {
-            Redemption::Issued => Ok(IssuedAccessToken {
+        // The checks and the claim run in the store, atomically: of concurrent redemptions
+        // of one code exactly one issues, and a code used twice has its token revoked
+        // (RFC 6749 §4.1.2).
+        match self.store.claim_code(&claim).await? {
+            Claim::Issued(code) => Ok(IssuedAccessToken {
                 access_token,
                 expires_in: lifetime,
                 state: code.state,
             }),
-            Redemption::Replayed => Err(Rejection::AuthCodeUsed),
+            Claim::Replayed => Err(Rejection::AuthCodeUsed),
+            Claim::Refused(code) => Err(refusal(code, &claim)),
         }
     }
 

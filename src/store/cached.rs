@@ -157,6 +157,10 @@ impl Store for CachedStore {
         self.inner.redeem_auth_code(token, now).await
     }
 
+    async fn claim_code(&self, claim: &CodeClaim) -> StoreResult<Claim> {
+        self.inner.claim_code(claim).await
+    }
+
     async fn revoke_tokens_of_code(&self, code_hash: &str, now: Millis) -> StoreResult<()> {
         self.inner.revoke_tokens_of_code(code_hash, now).await
     }

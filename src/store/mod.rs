@@ -109,6 +109,60 @@ pub enum Redemption {
     Replayed,
 }
 
+/// One redemption of a code, as the store runs it: what the code must match (SPEC §4:
+/// the caller's FI, unexpired, the grant's PSP, the same redirect_uri — RFC 6749 §4.1.3) and
+/// the token to issue from it. The token's scope, consent and PSU come from the code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeClaim {
+    pub code_hash: String,
+    pub fi_reference_id: String,
+    pub psp_id: String,
+    pub redirect_uri: String,
+    pub now: Millis,
+    pub client_id: String,
+    pub token_hash: String,
+    pub token_expires_at: Millis,
+}
+
+impl CodeClaim {
+    /// The code passes every check but single use.
+    pub fn admits(&self, code: &AuthCodeRecord) -> bool {
+        code.fi_reference_id == self.fi_reference_id
+            && code.expires_at > self.now
+            && code.psp_id == self.psp_id
+            && code.redirect_uri == self.redirect_uri
+    }
+
+    /// The access token this claim issues from `code`.
+    pub fn token_from(&self, code: &AuthCodeRecord) -> AccessTokenRecord {
+        AccessTokenRecord {
+            token_hash: self.token_hash.clone(),
+            code_hash: code.code_hash.clone(),
+            client_id: self.client_id.clone(),
+            fi_reference_id: code.fi_reference_id.clone(),
+            psp_id: code.psp_id.clone(),
+            scope: code.scope.clone(),
+            consent_id: code.consent_id.clone(),
+            psu_account_id: code.psu_account_id.clone(),
+            issued_at: self.now,
+            expires_at: self.token_expires_at,
+            revoked_at: None,
+        }
+    }
+}
+
+/// What a claim did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// The code was admitted and unclaimed: it is now redeemed and its token committed.
+    Issued(AuthCodeRecord),
+    /// The code was admitted but redeemed already: the token issued from it is now revoked
+    /// (RFC 6749 §4.1.2) and nothing new was issued.
+    Replayed,
+    /// The code is unknown (`None`) or failed a check; nothing was written.
+    Refused(Option<AuthCodeRecord>),
+}
+
 /// How many rows a sweep removed.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Swept {
@@ -151,6 +205,30 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Redemption>;
     /// Revokes the token issued from an already-redeemed code (a replay seen before the claim).
     async fn revoke_tokens_of_code(&self, code_hash: &str, now: Millis) -> StoreResult<()>;
+
+    /// The whole redemption of `claim.code_hash`: read the code, check it against the claim,
+    /// then claim it and issue the token, or revoke the token of a code used twice. This
+    /// default takes a read and a write; a store may do it in one step.
+    async fn claim_code(&self, claim: &CodeClaim) -> StoreResult<Claim> {
+        let Some(code) = self.find_auth_code(&claim.code_hash).await? else {
+            return Ok(Claim::Refused(None));
+        };
+        if !claim.admits(&code) {
+            return Ok(Claim::Refused(Some(code)));
+        }
+        if code.redeemed_at.is_some() {
+            self.revoke_tokens_of_code(&claim.code_hash, claim.now)
+                .await?;
+            return Ok(Claim::Replayed);
+        }
+        match self
+            .redeem_auth_code(&claim.token_from(&code), claim.now)
+            .await?
+        {
+            Redemption::Issued => Ok(Claim::Issued(code)),
+            Redemption::Replayed => Ok(Claim::Replayed),
+        }
+    }
 
     async fn find_access_token(&self, token_hash: &str) -> StoreResult<Option<AccessTokenRecord>>;
     /// Revokes the token if it belongs to `fi_reference_id`; other FIs' tokens stay untouched.

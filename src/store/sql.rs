@@ -183,7 +183,7 @@ macro_rules! sql_store {
                 let op = WriteOp::Redeem { token: t.clone(), now };
                 match self.write(op).await? {
                     Written::Redemption(outcome) => Ok(outcome),
-                    Written::Done => Err(StoreError::Internal("redemption without outcome".into())),
+                    _ => Err(StoreError::Internal("redemption without outcome".into())),
                 }
             }
 

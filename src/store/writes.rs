@@ -1,7 +1,7 @@
 //! The writes of the token flow as values, so a backend can run them one transaction each
 //! (PostgreSQL) or many to a transaction (SQLite's group commit), with the same SQL.
 
-use super::{AccessTokenRecord, AuthCodeRecord, CcgTokenRecord, Millis, Redemption};
+use super::{AccessTokenRecord, AuthCodeRecord, CcgTokenRecord, Claim, Millis, Redemption};
 
 /// One write of the flow.
 #[derive(Debug, Clone)]
@@ -29,6 +29,8 @@ pub enum WriteOp {
 pub enum Written {
     Done,
     Redemption(Redemption),
+    /// What a whole claim did (a store that runs `claim_code` as one write).
+    Claim(Box<Claim>),
 }
 
 /// Defines `apply_write` (one write inside an open transaction) and `write_alone` (one

@@ -3,7 +3,8 @@
 use std::sync::Arc;
 
 use obie_tokens::store::{
-    AccessTokenRecord, AuthCodeRecord, CcgTokenRecord, ConsumerRecord, PspRecord, Redemption, Store,
+    AccessTokenRecord, AuthCodeRecord, CcgTokenRecord, Claim, CodeClaim, ConsumerRecord, PspRecord,
+    Redemption, Store,
 };
 
 /// A store under test and whatever must live as long as it (a temporary folder, a database).
@@ -177,6 +178,105 @@ pub async fn concurrent_redemptions_of_one_code_issue_exactly_once(store: Arc<dy
     }
 }
 
+/// A claim of `code_hash` that matches `code(..)`, issuing `token_hash`.
+fn claim(code_hash: &str, token_hash: &str) -> CodeClaim {
+    CodeClaim {
+        code_hash: code_hash.into(),
+        fi_reference_id: "FI-1".into(),
+        psp_id: "PSP-1".into(),
+        redirect_uri: "https://psp.example/cb".into(),
+        now: 5_000,
+        client_id: "consumer".into(),
+        token_hash: token_hash.into(),
+        token_expires_at: 9_000,
+    }
+}
+
+pub async fn a_claim_issues_once_from_the_code_and_a_second_revokes(store: Arc<dyn Store>) {
+    let code = code("c1", 10_000);
+    store.insert_auth_code(&code).await.unwrap();
+    assert_eq!(
+        store.claim_code(&claim("c1", "t1")).await.unwrap(),
+        Claim::Issued(code)
+    );
+    let issued = store.find_access_token("t1").await.unwrap().unwrap();
+    assert_eq!(
+        (
+            issued.scope.as_str(),
+            issued.psu_account_id.as_deref(),
+            issued.issued_at
+        ),
+        ("accounts", Some("acc"), 5_000)
+    );
+    assert_eq!(issued.revoked_at, None);
+    assert_eq!(
+        store.claim_code(&claim("c1", "t2")).await.unwrap(),
+        Claim::Replayed
+    );
+    assert!(store.find_access_token("t2").await.unwrap().is_none());
+    let revoked = store.find_access_token("t1").await.unwrap().unwrap();
+    assert_eq!(revoked.revoked_at, Some(5_000));
+}
+
+pub async fn a_refused_claim_writes_nothing_and_leaves_the_code_redeemable(store: Arc<dyn Store>) {
+    store.insert_auth_code(&code("c1", 10_000)).await.unwrap();
+    let mismatches = [
+        CodeClaim {
+            fi_reference_id: "FI-2".into(),
+            ..claim("c1", "t")
+        },
+        CodeClaim {
+            psp_id: "PSP-2".into(),
+            ..claim("c1", "t")
+        },
+        CodeClaim {
+            redirect_uri: "https://psp.example/cb/".into(),
+            ..claim("c1", "t")
+        },
+        CodeClaim {
+            now: 10_000,
+            ..claim("c1", "t")
+        },
+    ];
+    for mismatch in &mismatches {
+        let refused = store.claim_code(mismatch).await.unwrap();
+        assert!(matches!(refused, Claim::Refused(Some(_))), "{mismatch:?}");
+    }
+    assert_eq!(
+        store.claim_code(&claim("unknown", "t")).await.unwrap(),
+        Claim::Refused(None)
+    );
+    assert!(store.find_access_token("t").await.unwrap().is_none());
+    let code = store.find_auth_code("c1").await.unwrap().unwrap();
+    assert_eq!(code.redeemed_at, None);
+    assert!(matches!(
+        store.claim_code(&claim("c1", "t")).await.unwrap(),
+        Claim::Issued(_)
+    ));
+}
+
+pub async fn concurrent_claims_of_one_code_issue_exactly_once(store: Arc<dyn Store>) {
+    for round in 0..10 {
+        let code_hash = format!("race-{round}");
+        store
+            .insert_auth_code(&code(&code_hash, 10_000))
+            .await
+            .unwrap();
+        let attempts = (0..16).map(|i| {
+            let store = store.clone();
+            let claim = claim(&code_hash, &format!("{code_hash}-t{i}"));
+            tokio::spawn(async move { store.claim_code(&claim).await.unwrap() })
+        });
+        let outcomes = futures::future::join_all(attempts).await;
+        let issued: Vec<_> = outcomes
+            .into_iter()
+            .map(Result::unwrap)
+            .filter(|o| matches!(o, Claim::Issued(_)))
+            .collect();
+        assert_eq!(issued.len(), 1, "round {round}");
+    }
+}
+
 pub async fn revoking_leaves_other_fis_tokens_untouched(store: Arc<dyn Store>) {
     store.insert_auth_code(&code("c2", i64::MAX)).await.unwrap();
     store
@@ -246,6 +346,15 @@ macro_rules! store_suite {
                 a_code_is_redeemed_once_and_a_replay_revokes_its_token
             );
             $crate::store_case!($open, concurrent_redemptions_of_one_code_issue_exactly_once);
+            $crate::store_case!(
+                $open,
+                a_claim_issues_once_from_the_code_and_a_second_revokes
+            );
+            $crate::store_case!(
+                $open,
+                a_refused_claim_writes_nothing_and_leaves_the_code_redeemable
+            );
+            $crate::store_case!($open, concurrent_claims_of_one_code_issue_exactly_once);
             $crate::store_case!($open, revoking_leaves_other_fis_tokens_untouched);
             $crate::store_case!($open, sweeping_deletes_only_what_expired);
         }

@@ -13,9 +13,9 @@ use tokio::sync::oneshot;
 
 use super::map_err;
 use super::syncer::{Durability, Pending, Reply};
-use super::writes::apply_write;
+use super::writes::{GroupWrite, apply};
 use crate::store::writes::{WriteOp, Written};
-use crate::store::{StoreError, StoreResult};
+use crate::store::{CodeClaim, StoreError, StoreResult};
 
 /// Most writes one transaction takes, bounding the time a group holds the write lock.
 const MAX_GROUP: usize = 512;
@@ -28,7 +28,7 @@ enum Request {
     /// Runs on its own, outside any group: reads, and the rare writes of onboarding.
     Run(Job),
     /// One write of the flow, committed with its group (boxed: records are large).
-    Write(Box<WriteOp>, Reply),
+    Write(Box<GroupWrite>, Reply),
     /// Answered once everything committed before it is durable.
     Barrier(Reply),
 }
@@ -63,8 +63,17 @@ impl Engine {
 
     /// Queues `op` for the next group commit and waits until it is durable.
     pub(super) async fn write(&self, op: WriteOp) -> StoreResult<Written> {
+        self.commit(GroupWrite::Flow(op)).await
+    }
+
+    /// Queues a whole redemption for the next group commit and waits until it is durable.
+    pub(super) async fn claim(&self, claim: CodeClaim) -> StoreResult<Written> {
+        self.commit(GroupWrite::Claim(claim)).await
+    }
+
+    async fn commit(&self, write: GroupWrite) -> StoreResult<Written> {
         let (done, written) = oneshot::channel();
-        self.send(Request::Write(Box::new(op), done))?;
+        self.send(Request::Write(Box::new(write), done))?;
         written.await.map_err(|_| stopped())?
     }
 
@@ -91,7 +100,7 @@ fn stopped() -> StoreError {
 }
 
 fn serve(connection: &Connection, queue: &mpsc::Receiver<Request>, durability: &Durability) {
-    let mut group: Vec<(Box<WriteOp>, Reply)> = Vec::with_capacity(MAX_GROUP);
+    let mut group: Vec<(Box<GroupWrite>, Reply)> = Vec::with_capacity(MAX_GROUP);
     while let Ok(first) = queue.recv() {
         let mut next = Some(first);
         let mut taken = 0;
@@ -115,7 +124,7 @@ fn serve(connection: &Connection, queue: &mpsc::Receiver<Request>, durability: &
 /// One transaction for the group. Each write runs in its own savepoint, so a write that
 /// fails is undone alone and the others still commit; if the commit fails, all fail.
 /// Returns each caller with its result, to be answered once the commit is durable.
-fn commit_group(connection: &Connection, group: &mut Vec<(Box<WriteOp>, Reply)>) -> Pending {
+fn commit_group(connection: &Connection, group: &mut Vec<(Box<GroupWrite>, Reply)>) -> Pending {
     let started = std::time::Instant::now();
     let results = match apply_group(connection, group) {
         Ok(results) => results,
@@ -138,7 +147,7 @@ fn commit_group(connection: &Connection, group: &mut Vec<(Box<WriteOp>, Reply)>)
 
 fn apply_group(
     connection: &Connection,
-    group: &[(Box<WriteOp>, Reply)],
+    group: &[(Box<GroupWrite>, Reply)],
 ) -> StoreResult<Vec<StoreResult<Written>>> {
     connection
         .execute_batch("BEGIN IMMEDIATE")
@@ -158,9 +167,9 @@ fn apply_group(
     Ok(results)
 }
 
-fn in_savepoint(connection: &Connection, op: &WriteOp) -> StoreResult<Written> {
+fn in_savepoint(connection: &Connection, write: &GroupWrite) -> StoreResult<Written> {
     run_cached(connection, "SAVEPOINT write")?;
-    match apply_write(connection, op) {
+    match apply(connection, write) {
         Ok(written) => {
             run_cached(connection, "RELEASE write")?;
             Ok(written)
@@ -244,7 +253,7 @@ mod tests {
         let mut answers = Vec::new();
         for op in ops {
             let (reply, answer) = oneshot::channel();
-            group.push((Box::new(op), reply));
+            group.push((Box::new(GroupWrite::Flow(op)), reply));
             answers.push(answer);
         }
         Durability::Memory.answer(commit_group(connection, &mut group));

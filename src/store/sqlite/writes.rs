@@ -3,12 +3,44 @@
 
 use rusqlite::{Connection, params};
 
-use super::map_err;
+use super::{map_err, reads};
 use crate::store::writes::{WriteOp, Written};
 use crate::store::{AccessTokenRecord, AuthCodeRecord, CcgTokenRecord, Millis, Redemption};
-use crate::store::{StoreError, StoreResult};
+use crate::store::{Claim, CodeClaim, StoreError, StoreResult};
 
-pub(super) fn apply_write(connection: &Connection, op: &WriteOp) -> StoreResult<Written> {
+/// A write the store thread commits with its group.
+pub(super) enum GroupWrite {
+    Flow(WriteOp),
+    /// A whole redemption: the code read, checked and claimed in one step (`Store::claim_code`).
+    Claim(CodeClaim),
+}
+
+pub(super) fn apply(connection: &Connection, write: &GroupWrite) -> StoreResult<Written> {
+    match write {
+        GroupWrite::Flow(op) => apply_write(connection, op),
+        GroupWrite::Claim(claim) => {
+            apply_claim(connection, claim).map(|c| Written::Claim(Box::new(c)))
+        }
+    }
+}
+
+/// Inside the group's transaction nothing else writes, so what the read sees is what the
+/// claim's conditional UPDATE finds.
+fn apply_claim(connection: &Connection, claim: &CodeClaim) -> StoreResult<Claim> {
+    let Some(code) = reads::find_auth_code(connection, &claim.code_hash)? else {
+        return Ok(Claim::Refused(None));
+    };
+    if !claim.admits(&code) {
+        return Ok(Claim::Refused(Some(code)));
+    }
+    let token = claim.token_from(&code);
+    match redeem(connection, &token, claim.now).map_err(map_err)? {
+        Written::Redemption(Redemption::Issued) => Ok(Claim::Issued(code)),
+        _ => Ok(Claim::Replayed),
+    }
+}
+
+fn apply_write(connection: &Connection, op: &WriteOp) -> StoreResult<Written> {
     match op {
         WriteOp::InsertCcgToken(token) => insert_ccg_token(connection, token),
         WriteOp::InsertAuthCode(code) => insert_auth_code(connection, code),
@@ -146,6 +178,14 @@ fn revoke_access_token(
 pub(super) fn redemption(written: Written) -> StoreResult<Redemption> {
     match written {
         Written::Redemption(outcome) => Ok(outcome),
-        Written::Done => Err(StoreError::Internal("redemption without outcome".into())),
+        _ => Err(StoreError::Internal("redemption without outcome".into())),
+    }
+}
+
+/// A claim must report what it did; anything else is a fault of the store.
+pub(super) fn claimed(written: Written) -> StoreResult<Claim> {
+    match written {
+        Written::Claim(claim) => Ok(*claim),
+        _ => Err(StoreError::Internal("claim without outcome".into())),
     }
 }
