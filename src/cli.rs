@@ -92,14 +92,14 @@ pub struct ServeArgs {
     /// PEM private key of --tls-cert.
     #[arg(long, env = "OBIE_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
-    /// Most database connections this process holds.
+    /// Most pooled PostgreSQL connections this process holds (SQLite uses one connection).
     #[arg(long, env = "OBIE_DB_MAX_CONNECTIONS", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
     pub db_max_connections: u32,
     /// Milliseconds consumers, ccg tokens and PSP status may be served from memory: how
     /// long a change made elsewhere (another replica, the CLI) may take to apply here. 0 disables.
     #[arg(long, env = "OBIE_CACHE_TTL_MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(0..=1000))]
     pub cache_ttl_ms: u64,
-    /// Seconds a request waits for a database connection before it is answered 503.
+    /// Seconds a request waits for a PostgreSQL connection before it is answered 503.
     #[arg(long, env = "OBIE_DB_ACQUIRE_TIMEOUT", default_value_t = 3.0)]
     pub db_acquire_timeout: f64,
 }
