@@ -264,27 +264,29 @@ impl Store for SqliteStore {
     }
 }
 
+/// A code for the store's tests: only its key and expiry vary.
+#[cfg(test)]
+fn sample_code(code_hash: &str, expires_at: Millis) -> AuthCodeRecord {
+    AuthCodeRecord {
+        code_hash: code_hash.into(),
+        client_id: "client".into(),
+        fi_reference_id: "fi".into(),
+        psp_id: "psp".into(),
+        redirect_uri: "https://example.com".into(),
+        scope: "accounts".into(),
+        state: None,
+        consent_id: None,
+        psu_account_id: None,
+        created_at: 1,
+        expires_at,
+        redeemed_at: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::path::PathBuf;
-
-    fn expired_code(n: usize) -> AuthCodeRecord {
-        AuthCodeRecord {
-            code_hash: format!("code-{n}"),
-            client_id: "client".into(),
-            fi_reference_id: "fi".into(),
-            psp_id: "psp".into(),
-            redirect_uri: "https://example.com".into(),
-            scope: "accounts".into(),
-            state: None,
-            consent_id: None,
-            psu_account_id: None,
-            created_at: 1,
-            expires_at: 10,
-            redeemed_at: None,
-        }
-    }
 
     #[tokio::test]
     async fn a_sweep_larger_than_one_step_removes_every_expired_row() {
@@ -293,10 +295,12 @@ mod tests {
             .unwrap();
         let expired = 2 * reads::SWEEP_STEP as usize + 5;
         for n in 0..expired {
-            store.insert_auth_code(&expired_code(n)).await.unwrap();
+            store
+                .insert_auth_code(&sample_code(&format!("code-{n}"), 10))
+                .await
+                .unwrap();
         }
-        let mut live = expired_code(expired);
-        live.expires_at = 1_000;
+        let live = sample_code("live", 1_000);
         store.insert_auth_code(&live).await.unwrap();
         let swept = store.sweep_expired(100).await.unwrap();
         assert_eq!(swept.auth_codes, expired as u64);

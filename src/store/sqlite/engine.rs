@@ -203,7 +203,7 @@ fn rollback(connection: &Connection) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{AccessTokenRecord, AuthCodeRecord, Redemption};
+    use crate::store::{AccessTokenRecord, Redemption};
 
     fn database() -> Connection {
         let mut connection = Connection::open_in_memory().unwrap();
@@ -212,20 +212,7 @@ mod tests {
     }
 
     fn code(code_hash: &str) -> WriteOp {
-        WriteOp::InsertAuthCode(AuthCodeRecord {
-            code_hash: code_hash.into(),
-            client_id: "client".into(),
-            fi_reference_id: "fi".into(),
-            psp_id: "psp".into(),
-            redirect_uri: "https://example.com".into(),
-            scope: "accounts".into(),
-            state: None,
-            consent_id: None,
-            psu_account_id: None,
-            created_at: 1,
-            expires_at: 100,
-            redeemed_at: None,
-        })
+        WriteOp::InsertAuthCode(super::super::sample_code(code_hash, 100))
     }
 
     fn redeem(code_hash: &str, token_hash: &str) -> WriteOp {
