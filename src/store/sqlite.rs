@@ -23,6 +23,7 @@ use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 use super::writes::WriteOp;
 use super::*;
+use checkpoint::{CatchUp, Checkpointer};
 use engine::Engine;
 use syncer::Durability;
 
@@ -32,7 +33,7 @@ use syncer::Durability;
 const CACHE_KIB: i64 = 8 * 1024;
 pub struct SqliteStore {
     engine: Engine,
-    _checkpointer: Option<checkpoint::Checkpointer>,
+    _checkpointer: Option<Checkpointer>,
 }
 
 impl SqliteStore {
@@ -46,9 +47,12 @@ impl SqliteStore {
         };
         let file = path.clone();
         let connection = tokio::task::spawn_blocking(move || connect(file)).await??;
+        let catch_up = CatchUp::default();
         Ok(SqliteStore {
-            engine: Engine::start(connection, durability)?,
-            _checkpointer: path.map(checkpoint::Checkpointer::start).transpose()?,
+            engine: Engine::start(connection, durability, catch_up.clone())?,
+            _checkpointer: path
+                .map(|file| Checkpointer::start(file, catch_up))
+                .transpose()?,
         })
     }
 }

@@ -11,6 +11,7 @@ use std::sync::mpsc;
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
+use super::checkpoint::CatchUp;
 use super::map_err;
 use super::syncer::{Durability, Pending, Reply};
 use super::writes::{GroupWrite, apply};
@@ -39,11 +40,15 @@ pub(super) struct Engine {
 }
 
 impl Engine {
-    pub(super) fn start(connection: Connection, durability: Durability) -> std::io::Result<Self> {
+    pub(super) fn start(
+        connection: Connection,
+        durability: Durability,
+        catch_up: CatchUp,
+    ) -> std::io::Result<Self> {
         let (requests, queue) = mpsc::channel();
         std::thread::Builder::new()
             .name("sqlite-store".into())
-            .spawn(move || serve(&connection, &queue, &durability))?;
+            .spawn(move || serve(&connection, &queue, &durability, &catch_up))?;
         Ok(Engine { requests })
     }
 
@@ -99,7 +104,12 @@ fn stopped() -> StoreError {
     StoreError::Unavailable("the SQLite store thread stopped".into())
 }
 
-fn serve(connection: &Connection, queue: &mpsc::Receiver<Request>, durability: &Durability) {
+fn serve(
+    connection: &Connection,
+    queue: &mpsc::Receiver<Request>,
+    durability: &Durability,
+    catch_up: &CatchUp,
+) {
     let mut group: Vec<(Box<GroupWrite>, Reply)> = Vec::with_capacity(MAX_GROUP);
     while let Ok(first) = queue.recv() {
         let mut next = Some(first);
@@ -118,6 +128,7 @@ fn serve(connection: &Connection, queue: &mpsc::Receiver<Request>, durability: &
         if !group.is_empty() {
             durability.answer(commit_group(connection, &mut group));
         }
+        catch_up.finish_if_asked(connection);
     }
 }
 
