@@ -64,7 +64,7 @@ impl WireBody for AuthCodeRequest {
 #[derive(Serialize, ToSchema)]
 pub struct AuthCode {
     /// The code; the PSP trades it at `POST /v1/obie/tokens` before it expires.
-    #[schema(example = "Zk1pQ2Vb9xTn0r4Ywq8sJd3LmA6uHc2eFg7iKo5pRtU")]
+    #[schema(example = "019ac7a5f1c0Zk1pQ2Vb9xTn0r4Ywq8sJd3LmA6uHc2eFg7iKo5pRtU")]
     pub auth_code: String,
     /// Seconds until the code expires (60 by default).
     #[schema(example = 60)]
@@ -72,7 +72,7 @@ pub struct AuthCode {
     /// `redirect_uri` with `code` and `state` appended as query parameters.
     #[schema(
         format = "uri",
-        example = "https://www.google.com/?code=Zk1pQ2Vb9xTn0r4Ywq8sJd3LmA6uHc2eFg7iKo5pRtU&state=example-state"
+        example = "https://www.google.com/?code=019ac7a5f1c0Zk1pQ2Vb9xTn0r4Ywq8sJd3LmA6uHc2eFg7iKo5pRtU&state=example-state"
     )]
     pub redirect_to: String,
 }

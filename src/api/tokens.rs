@@ -19,10 +19,10 @@ use crate::domain::types::{Identifier, RedirectUri};
 
 /// Trades an authorization code for an access token.
 #[derive(ToSchema)]
-#[schema(example = json!({"auth_code": "Zk1pQ2Vb9xTn0r4Ywq8sJd3LmA6uHc2eFg7iKo5pRtU", "redirect_uri": "https://www.google.com"}))]
+#[schema(example = json!({"auth_code": "019ac7a5f1c0Zk1pQ2Vb9xTn0r4Ywq8sJd3LmA6uHc2eFg7iKo5pRtU", "redirect_uri": "https://www.google.com"}))]
 pub struct TokenRequest {
     /// The one-time code from `POST /v1/obie/authorization_codes`, within its lifetime (60 s by default).
-    #[schema(value_type = String, min_length = 1, max_length = 256, example = "Zk1pQ2Vb9xTn0r4Ywq8sJd3LmA6uHc2eFg7iKo5pRtU")]
+    #[schema(value_type = String, min_length = 1, max_length = 256, example = "019ac7a5f1c0Zk1pQ2Vb9xTn0r4Ywq8sJd3LmA6uHc2eFg7iKo5pRtU")]
     pub auth_code: Identifier,
     /// Byte-identical to the `redirect_uri` the code was issued for.
     #[schema(value_type = String, format = "uri", min_length = 1, max_length = 2048, example = "https://www.google.com")]
