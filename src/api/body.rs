@@ -2,11 +2,13 @@
 //! (`body_malformed`), then every field problem of the body in one 400. Fields parse
 //! straight into domain types, so a decoded body is a valid one.
 
-use actix_web::dev::Payload;
-use actix_web::http::header::CONTENT_TYPE;
-use actix_web::web::Bytes;
+use actix_web::dev::{Decompress, Payload};
+use actix_web::error::PayloadError;
+use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use actix_web::web::{Bytes, BytesMut};
 use actix_web::{FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
+use futures_util::{Stream, StreamExt};
 use serde_json::error::Category;
 use serde_json::{Map, Value};
 
@@ -31,14 +33,66 @@ impl FromRequest for JsonBody {
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let is_json = is_json_content_type(req);
-        let bytes = Bytes::from_request(req, payload);
+        let declared = declared_length(req);
+        // Content-Encoding (gzip, br, zstd) is undone as the body is read; the size limit
+        // applies to what it decodes to.
+        let stream = Decompress::from_headers(payload.take(), req.headers());
         Box::pin(async move {
-            Ok(JsonBody {
-                is_json,
-                bytes: bytes.await?,
-            })
+            let bytes = read_body(declared?, stream).await?;
+            Ok(JsonBody { is_json, bytes })
         })
     }
+}
+
+/// The declared `Content-Length`: one over the limit is refused before the body is read.
+fn declared_length(req: &HttpRequest) -> Result<Option<usize>, PayloadError> {
+    let Some(value) = req.headers().get(CONTENT_LENGTH) else {
+        return Ok(None);
+    };
+    let length = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .ok_or(PayloadError::UnknownLength)?;
+    if length > MAX_BODY_BYTES {
+        return Err(PayloadError::Overflow);
+    }
+    Ok(Some(length))
+}
+
+/// The whole body, refused with 413 once it passes `MAX_BODY_BYTES`. A body that arrives in
+/// one chunk, as nearly every request's does, is kept as that chunk without a copy; a longer
+/// one is gathered in a buffer sized from its `Content-Length`. (actix-web's `Bytes`
+/// extractor copies every body into a fresh 8 KiB buffer.)
+async fn read_body(
+    declared: Option<usize>,
+    stream: impl Stream<Item = Result<Bytes, PayloadError>>,
+) -> Result<Bytes, PayloadError> {
+    let mut stream = std::pin::pin!(stream);
+    let Some(first) = stream.next().await.transpose()? else {
+        return Ok(Bytes::new());
+    };
+    within_limit(first.len())?;
+    let Some(second) = stream.next().await.transpose()? else {
+        return Ok(first);
+    };
+    let so_far = first.len() + second.len();
+    within_limit(so_far)?;
+    let mut body = BytesMut::with_capacity(declared.unwrap_or(0).clamp(so_far, MAX_BODY_BYTES));
+    body.extend_from_slice(&first);
+    body.extend_from_slice(&second);
+    while let Some(chunk) = stream.next().await.transpose()? {
+        within_limit(body.len() + chunk.len())?;
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+fn within_limit(length: usize) -> Result<(), PayloadError> {
+    if length > MAX_BODY_BYTES {
+        return Err(PayloadError::Overflow);
+    }
+    Ok(())
 }
 
 /// `application/json`, with any parameters (`charset=utf-8`), compared case-insensitively.
@@ -331,5 +385,56 @@ mod props {
                 .unwrap_or_default();
             prop_assert_eq!(codes, vec![ErrorCode::BodyMalformed]);
         }
+    }
+
+    fn chunks(parts: &[&'static [u8]]) -> impl Stream<Item = Result<Bytes, PayloadError>> {
+        let parts: Vec<_> = parts.iter().map(|p| Ok(Bytes::from_static(p))).collect();
+        futures_util::stream::iter(parts)
+    }
+
+    fn read(declared: Option<usize>, parts: &[&'static [u8]]) -> Result<Bytes, PayloadError> {
+        futures::executor::block_on(read_body(declared, chunks(parts)))
+    }
+
+    #[test]
+    fn a_body_in_one_chunk_is_kept_as_that_chunk() {
+        let chunk: &'static [u8] = br#"{"access_token":"x"}"#;
+        let body = read(Some(chunk.len()), &[chunk]).unwrap();
+        assert_eq!(body.as_ptr(), chunk.as_ptr(), "not copied");
+        assert!(read(None, &[]).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_body_in_many_chunks_is_joined_in_order() {
+        let body = read(None, &[b"{\"access", b"_token\"", b":\"x\"}"]).unwrap();
+        assert_eq!(&body[..], br#"{"access_token":"x"}"#);
+    }
+
+    #[test]
+    fn a_body_past_the_limit_is_refused_as_it_is_read() {
+        static HALF: [u8; MAX_BODY_BYTES / 2] = [b' '; MAX_BODY_BYTES / 2];
+        assert_eq!(read(None, &[&HALF, &HALF]).unwrap().len(), MAX_BODY_BYTES);
+        let over = read(None, &[&HALF, &HALF, b"x"]);
+        assert!(matches!(over, Err(PayloadError::Overflow)), "{over:?}");
+        let whole_chunk = read(None, &[&[b' '; MAX_BODY_BYTES + 1]]);
+        assert!(matches!(whole_chunk, Err(PayloadError::Overflow)));
+    }
+
+    #[test]
+    fn a_declared_length_past_the_limit_or_unreadable_is_refused_up_front() {
+        let with_length = |value: &str| {
+            let req = actix_web::test::TestRequest::default()
+                .insert_header((CONTENT_LENGTH, value))
+                .to_http_request();
+            declared_length(&req)
+        };
+        assert_eq!(with_length("16384").unwrap(), Some(MAX_BODY_BYTES));
+        assert!(matches!(with_length("16385"), Err(PayloadError::Overflow)));
+        assert!(matches!(
+            with_length("-1"),
+            Err(PayloadError::UnknownLength)
+        ));
+        let none = actix_web::test::TestRequest::default().to_http_request();
+        assert_eq!(declared_length(&none).unwrap(), None);
     }
 }

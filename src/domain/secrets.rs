@@ -15,7 +15,7 @@ pub struct SecretHash(String);
 
 impl SecretHash {
     pub fn of(secret: &str) -> Self {
-        SecretHash(hex::encode(Sha256::digest(secret.as_bytes())))
+        Self::keyed("", secret)
     }
 
     /// The store key of an authorization code. A code this service issued starts with its
@@ -24,10 +24,19 @@ impl SecretHash {
     /// follows its mint within seconds, finds its row on a recently used page instead of a
     /// random one. Any other string is keyed by its SHA-256 alone.
     pub fn of_code(code: &str) -> Self {
-        match issue_time_prefix(code) {
-            Some(prefix) => SecretHash(format!("{prefix}{}", Self::of(code).0)),
-            None => Self::of(code),
-        }
+        Self::keyed(issue_time_prefix(code).unwrap_or(""), code)
+    }
+
+    /// `prefix`, then the SHA-256 of `secret` in hex, built in one allocation: every
+    /// request hashes at least one credential.
+    fn keyed(prefix: &str, secret: &str) -> Self {
+        let mut digits = [0u8; 2 * 32];
+        hex::encode_to_slice(Sha256::digest(secret.as_bytes()), &mut digits)
+            .expect("a SHA-256 is 32 bytes");
+        let mut key = String::with_capacity(prefix.len() + digits.len());
+        key.push_str(prefix);
+        key.push_str(std::str::from_utf8(&digits).expect("hex digits are ASCII"));
+        SecretHash(key)
     }
 
     /// Wraps a hash read back from the store.
