@@ -179,4 +179,37 @@ mod tests {
             "the WAL started over: {after} frames, was {grown:?}"
         );
     }
+
+    /// What the WAL holds and how much of it is copied, without copying anything.
+    fn wal_state(connection: &Connection) -> (i64, i64) {
+        connection
+            .query_row("PRAGMA wal_checkpoint(NOOP)", [], |row| {
+                Ok((row.get(1)?, row.get(2)?))
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn before_asking_the_checkpoint_thread_copies_what_was_committed_after_its_copy() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.db");
+        let store = super::super::connect(Some(path.clone())).unwrap();
+        store.execute_batch("CREATE TABLE t (x INTEGER)").unwrap();
+        let other = Connection::open(&path).unwrap();
+        let database = File::open(&path).unwrap();
+
+        let first = checkpoint(&other).unwrap();
+        assert_eq!(first.frames, first.copied);
+        for x in 0..3 {
+            store.execute("INSERT INTO t (x) VALUES (?1)", [x]).unwrap();
+        }
+        let (frames, copied) = wal_state(&other);
+        assert!(
+            copied < frames,
+            "three commits after the copy: {copied} of {frames}"
+        );
+
+        prepare_to_finish(&other, &database);
+        assert_eq!(wal_state(&other), (frames, frames), "all copied");
+    }
 }
