@@ -1,5 +1,5 @@
 //! `Store` for `PostgresStore`: the shared SQL implementation, except the batched
-//! `find_auth_code`.
+//! `find_auth_code` and `claim_code`, which runs as one statement per group.
 
 use async_trait::async_trait;
 
@@ -66,6 +66,11 @@ impl Store for PostgresStore {
         now: Millis,
     ) -> StoreResult<Redemption> {
         self.sql.redeem_auth_code(token, now).await
+    }
+
+    /// In one statement with the group's other claims (`claims`), not the two-step default.
+    async fn claim_code(&self, claim: &CodeClaim) -> StoreResult<Claim> {
+        self.sql.claim(claim).await
     }
 
     async fn revoke_tokens_of_code(&self, code_hash: &str, now: Millis) -> StoreResult<()> {

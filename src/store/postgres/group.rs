@@ -4,10 +4,10 @@
 //! committer a group runs while the next one gathers, each on a connection of its own.
 //!
 //! The two writes of the hot path run as one multi-row statement per kind (minting codes;
-//! claiming codes and issuing their tokens), each atomic on its own and committed before
-//! any caller is answered, so a 201 still means durable (SPEC §6). The rarer writes run in
-//! one transaction. If a grouped statement fails, each of its writes is retried alone, so
-//! one bad write cannot fail the others.
+//! checking and claiming codes and issuing their tokens, `claims`), each atomic on its own
+//! and committed before any caller is answered, so a 201 still means durable (SPEC §6). The
+//! rarer writes run in one transaction. If a grouped statement fails, each of its writes is
+//! retried alone, so one bad write cannot fail the others.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -17,9 +17,9 @@ use sqlx::{PgConnection, PgPool, Postgres};
 use tokio::sync::{Mutex, mpsc};
 
 use super::statements::{self, Issue};
-use super::{PendingWrite, apply_write, copy_error, map_err, write_alone};
+use super::{GroupWrite, PendingWrite, apply_write, claims, copy_error, map_err, write_alone};
 use crate::store::writes::{WriteOp, Written};
-use crate::store::{Millis, Redemption, StoreError, StoreResult};
+use crate::store::{Claim, Millis, Redemption, StoreError, StoreResult};
 
 /// Most writes one group takes, bounding the size of its statements and of a retry alone.
 const MAX_GROUP: usize = 1024;
@@ -88,7 +88,7 @@ async fn commit_groups(
         if received == 0 {
             return;
         }
-        let ops: Vec<&WriteOp> = group.iter().map(|(op, _)| op).collect();
+        let ops: Vec<&GroupWrite> = group.iter().map(|(op, _)| op).collect();
         let started = std::time::Instant::now();
         let results = commit_group(&mut connections, &ops).await;
         log::debug!(
@@ -101,14 +101,15 @@ async fn commit_groups(
     }
 }
 
-/// Commits `ops` and returns what each did, in order. Minted codes go first, then
-/// redemptions, then the rest: no write of a group depends on a later kind's.
+/// Commits `ops` and returns what each did, in order. Minted codes go first, then claims
+/// and redemptions, then the rest: no write of a group depends on a later kind's.
 pub(super) async fn commit_group(
     connections: &mut Connections,
-    ops: &[&WriteOp],
+    ops: &[&GroupWrite],
 ) -> Vec<StoreResult<Written>> {
     let mut answers: Answers = (0..ops.len()).map(|_| None).collect();
     insert_codes(connections, ops, &mut answers).await;
+    claim_codes(connections, ops, &mut answers).await;
     redeem_codes(connections, ops, &mut answers).await;
     apply_rest(&connections.shared, ops, &mut answers).await;
     answers
@@ -117,12 +118,12 @@ pub(super) async fn commit_group(
         .collect()
 }
 
-async fn insert_codes(connections: &mut Connections, ops: &[&WriteOp], answers: &mut Answers) {
+async fn insert_codes(connections: &mut Connections, ops: &[&GroupWrite], answers: &mut Answers) {
     let (part, codes): (Vec<usize>, Vec<_>) = ops
         .iter()
         .enumerate()
         .filter_map(|(i, op)| match op {
-            WriteOp::InsertAuthCode(code) => Some((i, code)),
+            GroupWrite::Flow(WriteOp::InsertAuthCode(code)) => Some((i, code)),
             _ => None,
         })
         .unzip();
@@ -138,10 +139,36 @@ async fn insert_codes(connections: &mut Connections, ops: &[&WriteOp], answers: 
     settle(&connections.shared, ops, &part, grouped, answers).await;
 }
 
+/// Whole claims (`Store::claim_code`), in arrival order (`claims::claim_all`).
+async fn claim_codes(connections: &mut Connections, ops: &[&GroupWrite], answers: &mut Answers) {
+    let (part, claims): (Vec<usize>, Vec<_>) = ops
+        .iter()
+        .enumerate()
+        .filter_map(|(i, op)| match op {
+            GroupWrite::Claim(claim) => Some((i, claim)),
+            _ => None,
+        })
+        .unzip();
+    if part.is_empty() {
+        return;
+    }
+    let grouped = match connections.held().await {
+        Ok(conn) => claims::claim_all(conn, &claims).await,
+        Err(err) => Err(err),
+    };
+    connections.check(&grouped);
+    let grouped = grouped.map(|claimed| claimed.into_iter().map(claim_written).collect());
+    settle(&connections.shared, ops, &part, grouped, answers).await;
+}
+
+fn claim_written(claimed: StoreResult<Claim>) -> StoreResult<Written> {
+    claimed.map(|claim| Written::Claim(Box::new(claim)))
+}
+
 /// Redemptions behave as if run one after another in arrival order: per code, the first
 /// claims it when unclaimed; every later one is a replay, and a replay revokes the code's
 /// token (RFC 6749 §4.1.2), including a token issued earlier in this same group.
-async fn redeem_codes(connections: &mut Connections, ops: &[&WriteOp], answers: &mut Answers) {
+async fn redeem_codes(connections: &mut Connections, ops: &[&GroupWrite], answers: &mut Answers) {
     let attempts = attempts_by_code(ops);
     if attempts.is_empty() {
         return;
@@ -164,10 +191,10 @@ struct Attempts<'a> {
 }
 
 /// The group's redemptions by code, sorted by code (the order the claim locks them in).
-fn attempts_by_code<'a>(ops: &[&'a WriteOp]) -> Vec<Attempts<'a>> {
+fn attempts_by_code<'a>(ops: &[&'a GroupWrite]) -> Vec<Attempts<'a>> {
     let mut by_code: HashMap<&str, Attempts<'a>> = HashMap::new();
     for (i, op) in ops.iter().enumerate() {
-        if let WriteOp::Redeem { token, now } = op {
+        if let GroupWrite::Flow(WriteOp::Redeem { token, now }) = op {
             let code = by_code.entry(&token.code_hash).or_insert_with(|| Attempts {
                 code_hash: &token.code_hash,
                 positions: Vec::new(),
@@ -227,27 +254,44 @@ async fn redeem_attempts(
 }
 
 /// The rarer writes (ccg tokens, revocations) in arrival order, in one transaction.
-async fn apply_rest(pool: &PgPool, ops: &[&WriteOp], answers: &mut Answers) {
-    let part: Vec<usize> = (0..ops.len()).filter(|i| answers[*i].is_none()).collect();
+async fn apply_rest(pool: &PgPool, ops: &[&GroupWrite], answers: &mut Answers) {
+    let (part, rest): (Vec<usize>, Vec<&WriteOp>) = (0..ops.len())
+        .filter(|i| answers[*i].is_none())
+        .filter_map(|i| match ops[i] {
+            GroupWrite::Flow(op) => Some((i, op)),
+            GroupWrite::Claim(_) => None,
+        })
+        .unzip();
     if part.is_empty() {
         return;
     }
-    let grouped = in_one_transaction(pool, ops, &part).await;
+    let grouped = in_one_transaction(pool, &rest).await;
     settle(pool, ops, &part, grouped, answers).await;
 }
 
 async fn in_one_transaction(
     pool: &PgPool,
     ops: &[&WriteOp],
-    part: &[usize],
 ) -> StoreResult<Vec<StoreResult<Written>>> {
     let mut tx = pool.begin().await.map_err(map_err)?;
-    let mut written = Vec::with_capacity(part.len());
-    for i in part {
-        written.push(Ok(apply_write(&mut tx, ops[*i]).await?));
+    let mut written = Vec::with_capacity(ops.len());
+    for op in ops {
+        written.push(Ok(apply_write(&mut tx, op).await?));
     }
     tx.commit().await.map_err(map_err)?;
     Ok(written)
+}
+
+/// One write of a group on its own, after its grouped statement failed.
+async fn alone(pool: &PgPool, op: &GroupWrite) -> StoreResult<Written> {
+    match op {
+        GroupWrite::Flow(op) => write_alone(pool, op).await,
+        GroupWrite::Claim(claim) => {
+            let mut conn = pool.acquire().await.map_err(map_err)?;
+            let claimed = claims::claim_all(&mut conn, &[claim]).await?;
+            claim_written(claimed.into_iter().next().expect("one claim, one answer"))
+        }
+    }
 }
 
 /// Answers the writes at `part` with what their grouped statement did. If it failed, each
@@ -255,7 +299,7 @@ async fn in_one_transaction(
 /// database fails them all at once instead (each would wait for its own timeout).
 async fn settle(
     pool: &PgPool,
-    ops: &[&WriteOp],
+    ops: &[&GroupWrite],
     part: &[usize],
     grouped: StoreResult<Vec<StoreResult<Written>>>,
     answers: &mut Answers,
@@ -277,7 +321,7 @@ async fn settle(
                 part.len()
             );
             for i in part {
-                answers[*i] = Some(write_alone(pool, ops[*i]).await);
+                answers[*i] = Some(alone(pool, ops[*i]).await);
             }
         }
     }

@@ -7,6 +7,7 @@
 //! commit, so a 201 still means durable (SPEC §6); `find_auth_code` goes through a batched
 //! reader (`reads`). Both run on connections of their own; every other read uses the pool.
 
+mod claims;
 mod delegate;
 mod group;
 mod reads;
@@ -33,8 +34,15 @@ struct SqlStore {
     writes: mpsc::UnboundedSender<PendingWrite>,
 }
 
+/// A write for the group commit: one of the flow's, or a whole claim (`Store::claim_code`),
+/// answered `Written::Claim`.
+enum GroupWrite {
+    Flow(WriteOp),
+    Claim(CodeClaim),
+}
+
 /// A write waiting for its group's commit, and where to send what it did.
-type PendingWrite = (WriteOp, oneshot::Sender<StoreResult<Written>>);
+type PendingWrite = (GroupWrite, oneshot::Sender<StoreResult<Written>>);
 
 impl PostgresStore {
     /// Connects and migrates. Replicas starting together are safe: sqlx serialises
@@ -85,9 +93,21 @@ impl PostgresStore {
 impl SqlStore {
     /// Queues `op` for the next group commit and waits until it is committed.
     async fn write(&self, op: WriteOp) -> StoreResult<Written> {
+        self.commit(GroupWrite::Flow(op)).await
+    }
+
+    /// Queues a whole claim for the next group commit and waits until it is committed.
+    async fn claim(&self, claim: &CodeClaim) -> StoreResult<Claim> {
+        match self.commit(GroupWrite::Claim(claim.clone())).await? {
+            Written::Claim(claim) => Ok(*claim),
+            _ => Err(StoreError::Internal("claim without outcome".into())),
+        }
+    }
+
+    async fn commit(&self, write: GroupWrite) -> StoreResult<Written> {
         let (done, written) = oneshot::channel();
         self.writes
-            .send((op, done))
+            .send((write, done))
             .map_err(|_| StoreError::Unavailable("the write queue is closed".into()))?;
         written
             .await

@@ -3,12 +3,12 @@
 //! connection's prepared-statement cache. Each is a single statement, hence atomic on its
 //! own: PostgreSQL commits it (one WAL flush) before it returns.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use sqlx::{PgConnection, Row};
 
-use super::map_err;
-use crate::store::{AccessTokenRecord, AuthCodeRecord, Millis, StoreResult};
+use super::{code_from, map_err};
+use crate::store::{AccessTokenRecord, AuthCodeRecord, CodeClaim, Millis, StoreResult};
 
 /// One column of `rows`, as an array parameter.
 fn column<'a, R, T>(rows: &[&'a R], cell: impl Fn(&'a R) -> T) -> Vec<T> {
@@ -95,6 +95,56 @@ pub(super) async fn claim_and_issue(
     .await
     .map_err(map_err)?;
     Ok(rows.iter().map(|row| row.get(0)).collect())
+}
+
+/// Checks and claims each code of `claims` (one claim per code) and, in the same statement,
+/// inserts the token of each code it claimed; returns the codes claimed, as they were before
+/// the claim. A code is claimed only when it is unclaimed and passes every check of
+/// `CodeClaim::admits` at the claim's own time; the conditional UPDATE is the claim, so of
+/// concurrent claims of one code, from any replica, exactly one succeeds (SPEC §4). Sorted
+/// by code, concurrent groups lock shared codes in the same order.
+pub(super) async fn claim_codes(
+    conn: &mut PgConnection,
+    claims: &[&CodeClaim],
+) -> StoreResult<HashMap<String, AuthCodeRecord>> {
+    let rows = sqlx::query(
+        "WITH claimed AS (
+           UPDATE auth_codes a SET redeemed_at = c.now
+           FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::int8[], $6::text[],
+             $7::text[], $8::int8[])
+             AS c (code_hash, fi_reference_id, psp_id, redirect_uri, now, client_id,
+               token_hash, token_expires_at)
+           WHERE a.code_hash = c.code_hash AND a.redeemed_at IS NULL
+             AND a.fi_reference_id = c.fi_reference_id AND a.psp_id = c.psp_id
+             AND a.redirect_uri = c.redirect_uri AND a.expires_at > c.now
+           RETURNING a.*, c.now, c.client_id AS token_client_id, c.token_hash,
+             c.token_expires_at),
+         issued AS (
+           INSERT INTO access_tokens (token_hash, code_hash, client_id, fi_reference_id,
+             psp_id, scope, consent_id, psu_account_id, issued_at, expires_at)
+           SELECT token_hash, code_hash, token_client_id, fi_reference_id, psp_id, scope,
+             consent_id, psu_account_id, now, token_expires_at
+           FROM claimed)
+         SELECT code_hash, client_id, fi_reference_id, psp_id, redirect_uri, scope, state,
+           consent_id, psu_account_id, created_at, expires_at, NULL::int8 AS redeemed_at
+         FROM claimed",
+    )
+    .bind(column(claims, |c| c.code_hash.as_str()))
+    .bind(column(claims, |c| c.fi_reference_id.as_str()))
+    .bind(column(claims, |c| c.psp_id.as_str()))
+    .bind(column(claims, |c| c.redirect_uri.as_str()))
+    .bind(column(claims, |c| c.now))
+    .bind(column(claims, |c| c.client_id.as_str()))
+    .bind(column(claims, |c| c.token_hash.as_str()))
+    .bind(column(claims, |c| c.token_expires_at))
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(map_err)?;
+    Ok(rows
+        .iter()
+        .map(code_from)
+        .map(|code| (code.code_hash.clone(), code))
+        .collect())
 }
 
 /// Revokes every live token issued from `codes` (RFC 6749 §4.1.2). It must be a statement of

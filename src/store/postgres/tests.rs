@@ -5,11 +5,12 @@
 use sqlx::Connection;
 use sqlx::postgres::{PgConnection, PgPoolOptions};
 
-use super::PostgresStore;
 use super::group::{Connections, commit_group};
+use super::{GroupWrite, PostgresStore};
 use crate::store::writes::{WriteOp, Written};
 use crate::store::{
-    AccessTokenRecord, AuthCodeRecord, PoolSettings, Redemption, Store, StoreError, StoreResult,
+    AccessTokenRecord, AuthCodeRecord, Claim, CodeClaim, PoolSettings, Redemption, Store,
+    StoreError, StoreResult,
 };
 
 const NOW: i64 = 1_000;
@@ -102,7 +103,8 @@ fn redeem(token_hash: &str, code_hash: &str) -> WriteOp {
 }
 
 async fn commit(connections: &mut Connections, ops: &[WriteOp]) -> Vec<StoreResult<Written>> {
-    commit_group(connections, &ops.iter().collect::<Vec<_>>()).await
+    let writes: Vec<GroupWrite> = ops.iter().cloned().map(GroupWrite::Flow).collect();
+    commit_group(connections, &writes.iter().collect::<Vec<_>>()).await
 }
 
 async fn revoked(store: &PostgresStore, token_hash: &str) -> bool {
@@ -190,6 +192,172 @@ async fn a_failing_redemption_does_not_fail_the_others_of_its_group() {
 
     assert!(matches!(results[0], Err(StoreError::Conflict(_))));
     assert_eq!(outcomes(&results[1..]), [ISSUED]);
+    let b = store.find_auth_code("b").await.unwrap().unwrap();
+    assert_eq!(b.redeemed_at, None, "the failed claim was rolled back");
+}
+
+fn claim(code_hash: &str, token_hash: &str) -> CodeClaim {
+    CodeClaim {
+        code_hash: code_hash.into(),
+        fi_reference_id: "fi".into(),
+        psp_id: "psp".into(),
+        redirect_uri: "https://psp.example/callback".into(),
+        now: NOW + 1,
+        client_id: "client".into(),
+        token_hash: token_hash.into(),
+        token_expires_at: NOW + 90_000,
+    }
+}
+
+/// Commits `claims` as one group; returns what each did, or its error's message.
+async fn claim_group(connections: &mut Connections, claims: &[CodeClaim]) -> Vec<String> {
+    let writes: Vec<GroupWrite> = claims.iter().cloned().map(GroupWrite::Claim).collect();
+    let results = commit_group(connections, &writes.iter().collect::<Vec<_>>()).await;
+    let outcome = |result: StoreResult<Written>| match result {
+        Ok(Written::Claim(claim)) => match *claim {
+            Claim::Issued(code) => format!("issued {}", code.code_hash),
+            Claim::Replayed => "replayed".into(),
+            Claim::Refused(None) => "unknown".into(),
+            Claim::Refused(Some(code)) => format!("refused {}", code.code_hash),
+        },
+        other => format!("unexpected {other:?}"),
+    };
+    results.into_iter().map(outcome).collect()
+}
+
+#[tokio::test]
+async fn a_group_of_claims_issues_refuses_and_replays_as_if_one_after_another() {
+    let Some((_db, store, mut connections)) = fresh().await else {
+        return;
+    };
+    for c in ["a", "b", "c", "d"] {
+        store.insert_auth_code(&code(c)).await.unwrap();
+    }
+    let expired = AuthCodeRecord {
+        expires_at: NOW + 1,
+        ..code("old")
+    };
+    store.insert_auth_code(&expired).await.unwrap();
+    let wrong_redirect = CodeClaim {
+        redirect_uri: "https://elsewhere.example/".into(),
+        ..claim("b", "t-wrong")
+    };
+
+    let outcomes = claim_group(
+        &mut connections,
+        &[
+            claim("a", "t-a"),
+            claim("a", "t-a2"),
+            wrong_redirect,
+            claim("b", "t-b"),
+            claim("unknown", "t-u"),
+            claim("old", "t-old"),
+        ],
+    )
+    .await;
+
+    assert_eq!(
+        outcomes,
+        [
+            "issued a",
+            "replayed",
+            "refused b",
+            "issued b",
+            "unknown",
+            "refused old"
+        ]
+    );
+    let token = store.find_access_token("t-a").await.unwrap().unwrap();
+    assert_eq!(
+        (
+            token.code_hash.as_str(),
+            token.client_id.as_str(),
+            token.issued_at
+        ),
+        ("a", "client", NOW + 1)
+    );
+    assert_eq!(
+        (token.expires_at, token.consent_id.as_deref()),
+        (NOW + 90_000, Some("consent"))
+    );
+    assert!(
+        token.revoked_at.is_some(),
+        "RFC 6749 §4.1.2: the replay revoked it"
+    );
+    assert!(!revoked(&store, "t-b").await);
+    for never in ["t-a2", "t-wrong", "t-u", "t-old"] {
+        assert!(store.find_access_token(never).await.unwrap().is_none());
+    }
+    let a = store.find_auth_code("a").await.unwrap().unwrap();
+    assert_eq!(a.redeemed_at, Some(NOW + 1));
+    for unclaimed in ["old", "c", "d"] {
+        let code = store.find_auth_code(unclaimed).await.unwrap().unwrap();
+        assert_eq!(code.redeemed_at, None, "{unclaimed}");
+    }
+}
+
+#[tokio::test]
+async fn a_claim_of_a_code_claimed_in_an_earlier_group_or_by_the_store_is_a_replay() {
+    let Some((_db, store, mut connections)) = fresh().await else {
+        return;
+    };
+    store.insert_auth_code(&code("x")).await.unwrap();
+    store.insert_auth_code(&code("y")).await.unwrap();
+    assert_eq!(
+        claim_group(&mut connections, &[claim("x", "t1")]).await,
+        ["issued x"]
+    );
+    assert!(matches!(
+        store.claim_code(&claim("y", "t2")).await,
+        Ok(Claim::Issued(_))
+    ));
+
+    let outcomes = claim_group(&mut connections, &[claim("x", "t3"), claim("y", "t4")]).await;
+
+    assert_eq!(outcomes, ["replayed", "replayed"]);
+    assert!(revoked(&store, "t1").await && revoked(&store, "t2").await);
+}
+
+#[tokio::test]
+async fn concurrent_claims_of_one_code_through_the_store_issue_exactly_one_token() {
+    let Some((_db, store, _connections)) = fresh().await else {
+        return;
+    };
+    store.insert_auth_code(&code("x")).await.unwrap();
+    let store = std::sync::Arc::new(store);
+
+    let claims = (0..16).map(|n| {
+        let store = store.clone();
+        tokio::spawn(async move { store.claim_code(&claim("x", &format!("t{n}"))).await })
+    });
+    let outcomes = futures::future::join_all(claims).await;
+
+    let issued = outcomes
+        .iter()
+        .filter(|o| matches!(o, Ok(Ok(Claim::Issued(_)))))
+        .count();
+    let replayed = outcomes
+        .iter()
+        .filter(|o| matches!(o, Ok(Ok(Claim::Replayed))))
+        .count();
+    assert_eq!((issued, replayed), (1, 15), "{outcomes:?}");
+}
+
+#[tokio::test]
+async fn a_failing_claim_does_not_fail_the_others_of_its_group() {
+    let Some((_db, store, mut connections)) = fresh().await else {
+        return;
+    };
+    for c in ["a", "b", "c"] {
+        store.insert_auth_code(&code(c)).await.unwrap();
+    }
+    claim_group(&mut connections, &[claim("a", "taken")]).await;
+
+    // The token hash of "b" is taken already: only that claim can fail.
+    let outcomes = claim_group(&mut connections, &[claim("b", "taken"), claim("c", "t")]).await;
+
+    assert!(outcomes[0].contains("Conflict"), "{outcomes:?}");
+    assert_eq!(outcomes[1], "issued c");
     let b = store.find_auth_code("b").await.unwrap().unwrap();
     assert_eq!(b.redeemed_at, None, "the failed claim was rolled back");
 }
