@@ -9,17 +9,16 @@
 //! rarer writes run in one transaction. If a grouped statement fails, each of its writes is
 //! retried alone, so one bad write cannot fail the others.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use sqlx::pool::PoolConnection;
 use sqlx::{PgConnection, PgPool, Postgres};
 use tokio::sync::{Mutex, mpsc};
 
-use super::statements::{self, Issue};
+use super::statements;
 use super::{GroupWrite, PendingWrite, apply_write, claims, copy_error, map_err, write_alone};
 use crate::store::writes::{WriteOp, Written};
-use crate::store::{Claim, Millis, Redemption, StoreError, StoreResult};
+use crate::store::{Claim, StoreError, StoreResult};
 
 /// Most writes one group takes, bounding the size of its statements and of a retry alone.
 const MAX_GROUP: usize = 1024;
@@ -101,8 +100,8 @@ async fn commit_groups(
     }
 }
 
-/// Commits `ops` and returns what each did, in order. Minted codes go first, then claims
-/// and redemptions, then the rest: no write of a group depends on a later kind's.
+/// Commits `ops` and returns what each did, in order. Minted codes go first, then claims,
+/// then the rest: no write of a group depends on a later kind's.
 pub(super) async fn commit_group(
     connections: &mut Connections,
     ops: &[&GroupWrite],
@@ -110,7 +109,6 @@ pub(super) async fn commit_group(
     let mut answers: Answers = (0..ops.len()).map(|_| None).collect();
     insert_codes(connections, ops, &mut answers).await;
     claim_codes(connections, ops, &mut answers).await;
-    redeem_codes(connections, ops, &mut answers).await;
     apply_rest(&connections.shared, ops, &mut answers).await;
     answers
         .into_iter()
@@ -165,95 +163,8 @@ fn claim_written(claimed: StoreResult<Claim>) -> StoreResult<Written> {
     claimed.map(|claim| Written::Claim(Box::new(claim)))
 }
 
-/// Redemptions behave as if run one after another in arrival order: per code, the first
-/// claims it when unclaimed; every later one is a replay, and a replay revokes the code's
-/// token (RFC 6749 §4.1.2), including a token issued earlier in this same group.
-async fn redeem_codes(connections: &mut Connections, ops: &[&GroupWrite], answers: &mut Answers) {
-    let attempts = attempts_by_code(ops);
-    if attempts.is_empty() {
-        return;
-    }
-    let part: Vec<usize> = attempts.iter().flat_map(|a| a.positions.clone()).collect();
-    let grouped = match connections.held().await {
-        Ok(conn) => redeem_attempts(conn, &attempts).await,
-        Err(err) => Err(err),
-    };
-    connections.check(&grouped);
-    settle(&connections.shared, ops, &part, grouped, answers).await;
-}
-
-/// The redemptions of one code within a group, in arrival order.
-struct Attempts<'a> {
-    code_hash: &'a str,
-    positions: Vec<usize>,
-    issue: Issue<'a>,
-    now: Millis,
-}
-
-/// The group's redemptions by code, sorted by code (the order the claim locks them in).
-fn attempts_by_code<'a>(ops: &[&'a GroupWrite]) -> Vec<Attempts<'a>> {
-    let mut by_code: HashMap<&str, Attempts<'a>> = HashMap::new();
-    for (i, op) in ops.iter().enumerate() {
-        if let GroupWrite::Flow(WriteOp::Redeem { token, now }) = op {
-            let code = by_code.entry(&token.code_hash).or_insert_with(|| Attempts {
-                code_hash: &token.code_hash,
-                positions: Vec::new(),
-                issue: Issue {
-                    token,
-                    revoked_at: None,
-                },
-                now: *now,
-            });
-            code.positions.push(i);
-            if code.positions.len() > 1 {
-                // Replayed within the group: the token is issued already revoked.
-                code.issue.revoked_at = Some(*now);
-            }
-        }
-    }
-    let mut attempts: Vec<Attempts> = by_code.into_values().collect();
-    attempts.sort_unstable_by_key(|a| a.code_hash);
-    attempts
-}
-
-/// Claims and issues in one statement, then revokes the tokens of codes claimed before
-/// this group. Answers follow the order of `attempts` and of their positions.
-async fn redeem_attempts(
-    conn: &mut PgConnection,
-    attempts: &[Attempts<'_>],
-) -> StoreResult<Vec<StoreResult<Written>>> {
-    let issues: Vec<Issue> = attempts.iter().map(|a| a.issue.clone()).collect();
-    let now = attempts
-        .iter()
-        .map(|a| a.now)
-        .max()
-        .expect("one attempt at least");
-    let claimed = statements::claim_and_issue(conn, &issues, now).await?;
-    let replayed: Vec<&str> = attempts
-        .iter()
-        .map(|a| a.code_hash)
-        .filter(|code| !claimed.contains(*code))
-        .collect();
-    // The claims are committed whatever happens to the revocation; only the replays that
-    // needed it share its failure.
-    let revoked = match replayed.is_empty() {
-        true => Ok(()),
-        false => statements::revoke_tokens_of(conn, &replayed, now).await,
-    };
-    let mut answers = Vec::new();
-    for a in attempts {
-        for (n, _) in a.positions.iter().enumerate() {
-            answers.push(match (claimed.contains(a.code_hash), n, &revoked) {
-                (true, 0, _) => Ok(Written::Redemption(Redemption::Issued)),
-                (false, _, Err(err)) => Err(copy_error(err)),
-                _ => Ok(Written::Redemption(Redemption::Replayed)),
-            });
-        }
-    }
-    Ok(answers)
-}
-
-/// The rarer writes (ccg tokens, revocations) in arrival order, in one transaction.
+/// The rarer writes (ccg tokens, revocations, and the two-step redemption that nothing in the
+/// flow takes on this store) in arrival order, in one transaction.
 async fn apply_rest(pool: &PgPool, ops: &[&GroupWrite], answers: &mut Answers) {
     let (part, rest): (Vec<usize>, Vec<&WriteOp>) = (0..ops.len())
         .filter(|i| answers[*i].is_none())

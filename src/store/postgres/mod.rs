@@ -2,10 +2,11 @@
 //! the database (row locks of the conditional UPDATE that claims a code), never by locks in
 //! one process, so it holds across any number of `obie-tokens` processes (SPEC §8).
 //!
-//! The two hot paths of token exchange are batched (README "Performance"): the flow's
-//! writes go through a group commit (`group`), which answers each caller only after the
-//! commit, so a 201 still means durable (SPEC §6); `find_auth_code` goes through a batched
-//! reader (`reads`). Both run on connections of their own; every other read uses the pool.
+//! The hot paths are batched (README "Performance"): the flow's writes go through a group
+//! commit (`group`), which answers each caller only after the commit, so a 201 still means
+//! durable (SPEC §6); there a group's code claims are checked, claimed and their tokens
+//! inserted in one statement (`claims`). `find_auth_code` goes through a batched reader
+//! (`reads`). Both run on connections of their own; every other read uses the pool.
 
 mod claims;
 mod delegate;

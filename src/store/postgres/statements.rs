@@ -3,12 +3,12 @@
 //! connection's prepared-statement cache. Each is a single statement, hence atomic on its
 //! own: PostgreSQL commits it (one WAL flush) before it returns.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
-use sqlx::{PgConnection, Row};
+use sqlx::PgConnection;
 
 use super::{code_from, map_err};
-use crate::store::{AccessTokenRecord, AuthCodeRecord, CodeClaim, Millis, StoreResult};
+use crate::store::{AuthCodeRecord, CodeClaim, Millis, StoreResult};
 
 /// One column of `rows`, as an array parameter.
 fn column<'a, R, T>(rows: &[&'a R], cell: impl Fn(&'a R) -> T) -> Vec<T> {
@@ -40,61 +40,6 @@ pub(super) async fn insert_codes(
     .await
     .map_err(map_err)?;
     Ok(())
-}
-
-/// An access token to insert, and its `revoked_at`: set when a later redemption in the same
-/// group replays its code.
-#[derive(Clone)]
-pub(super) struct Issue<'a> {
-    pub token: &'a AccessTokenRecord,
-    pub revoked_at: Option<Millis>,
-}
-
-/// Claims the unclaimed codes of `issues` and, in the same statement, inserts the token of
-/// each code it claimed; returns the codes claimed. The conditional UPDATE is the claim: of
-/// concurrent claims of one code the database lets exactly one see `redeemed_at IS NULL`
-/// (SPEC §4 atomic redemption). `issues` holds one token per code, sorted by code, so
-/// concurrent groups lock shared codes in the same order and cannot deadlock.
-pub(super) async fn claim_and_issue(
-    conn: &mut PgConnection,
-    issues: &[Issue<'_>],
-    now: Millis,
-) -> StoreResult<HashSet<String>> {
-    let tokens: Vec<&AccessTokenRecord> = issues.iter().map(|issue| issue.token).collect();
-    let rows = sqlx::query(
-        "WITH claimed AS (
-           UPDATE auth_codes SET redeemed_at = $1
-           WHERE redeemed_at IS NULL AND code_hash = ANY($3) RETURNING code_hash)
-         INSERT INTO access_tokens (token_hash, code_hash, client_id, fi_reference_id, psp_id,
-           scope, consent_id, psu_account_id, issued_at, expires_at, revoked_at)
-         SELECT * FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-           $7::text[], $8::text[], $9::text[], $10::int8[], $11::int8[], $12::int8[])
-           AS t (token_hash, code_hash, client_id, fi_reference_id, psp_id, scope, consent_id,
-             psu_account_id, issued_at, expires_at, revoked_at)
-         WHERE t.code_hash IN (SELECT code_hash FROM claimed)
-         RETURNING code_hash",
-    )
-    .bind(now)
-    .bind(column(&tokens, |t| t.token_hash.as_str()))
-    .bind(column(&tokens, |t| t.code_hash.as_str()))
-    .bind(column(&tokens, |t| t.client_id.as_str()))
-    .bind(column(&tokens, |t| t.fi_reference_id.as_str()))
-    .bind(column(&tokens, |t| t.psp_id.as_str()))
-    .bind(column(&tokens, |t| t.scope.as_str()))
-    .bind(column(&tokens, |t| t.consent_id.as_deref()))
-    .bind(column(&tokens, |t| t.psu_account_id.as_deref()))
-    .bind(column(&tokens, |t| t.issued_at))
-    .bind(column(&tokens, |t| t.expires_at))
-    .bind(
-        issues
-            .iter()
-            .map(|issue| issue.revoked_at)
-            .collect::<Vec<_>>(),
-    )
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(map_err)?;
-    Ok(rows.iter().map(|row| row.get(0)).collect())
 }
 
 /// Checks and claims each code of `claims` (one claim per code) and, in the same statement,
