@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 
 use sqlx::PgConnection;
 
-use super::{code_from, copy_error, map_err, statements};
+use super::{copy_error, statements};
 use crate::store::{AuthCodeRecord, Claim, CodeClaim, StoreError, StoreResult};
 
 /// Rounds of the claim statement one group may take. A second round runs only for a code
@@ -91,16 +91,7 @@ async fn find_codes(
         .iter()
         .map(|&i| claims[i].code_hash.as_str())
         .collect();
-    let rows = sqlx::query("SELECT * FROM auth_codes WHERE code_hash = ANY($1)")
-        .bind(hashes)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(map_err)?;
-    Ok(rows
-        .iter()
-        .map(code_from)
-        .map(|code| (code.code_hash.clone(), code))
-        .collect())
+    statements::find_codes(conn, &hashes).await
 }
 
 /// Revokes the tokens of the replayed codes in one statement and answers the replays. It

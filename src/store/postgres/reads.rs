@@ -11,7 +11,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::postgres::Postgres;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{code_from, copy_error, map_err};
+use super::{copy_error, map_err, statements};
 use crate::store::{AuthCodeRecord, StoreError, StoreResult};
 
 /// Most lookups one query takes.
@@ -49,23 +49,10 @@ async fn find_codes(
         *held = Some(readers.acquire().await.map_err(map_err)?);
     }
     let conn = held.as_mut().expect("just acquired");
-    let rows = sqlx::query("SELECT * FROM auth_codes WHERE code_hash = ANY($1)")
-        .bind(codes)
-        .fetch_all(&mut **conn)
-        .await
-        .map_err(map_err);
-    match rows {
-        Ok(rows) => Ok(rows
-            .iter()
-            .map(code_from)
-            .map(|code| (code.code_hash.clone(), code))
-            .collect()),
-        Err(err) => {
-            if matches!(err, StoreError::Unavailable(_)) {
-                // The connection is broken: the next batch takes a fresh one.
-                *held = None;
-            }
-            Err(err)
-        }
+    let found = statements::find_codes(conn, codes).await;
+    if matches!(found, Err(StoreError::Unavailable(_))) {
+        // The connection is broken: the next batch takes a fresh one.
+        *held = None;
     }
+    found
 }

@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 
 use sqlx::PgConnection;
+use sqlx::postgres::PgRow;
 
 use super::{code_from, map_err};
 use crate::store::{AuthCodeRecord, CodeClaim, Millis, StoreResult};
@@ -85,11 +86,27 @@ pub(super) async fn claim_codes(
     .fetch_all(&mut *conn)
     .await
     .map_err(map_err)?;
-    Ok(rows
-        .iter()
+    Ok(codes_by_hash(&rows))
+}
+
+/// The codes of `code_hashes` that exist, by hash.
+pub(super) async fn find_codes(
+    conn: &mut PgConnection,
+    code_hashes: &[&str],
+) -> StoreResult<HashMap<String, AuthCodeRecord>> {
+    let rows = sqlx::query("SELECT * FROM auth_codes WHERE code_hash = ANY($1)")
+        .bind(code_hashes)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(map_err)?;
+    Ok(codes_by_hash(&rows))
+}
+
+fn codes_by_hash(rows: &[PgRow]) -> HashMap<String, AuthCodeRecord> {
+    rows.iter()
         .map(code_from)
         .map(|code| (code.code_hash.clone(), code))
-        .collect())
+        .collect()
 }
 
 /// Revokes every live token issued from `codes` (RFC 6749 §4.1.2). It must be a statement of

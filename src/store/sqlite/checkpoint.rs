@@ -138,6 +138,17 @@ fn checkpoint(connection: &Connection) -> rusqlite::Result<Copied> {
 mod tests {
     use super::*;
 
+    /// A database with one table, in a folder removed when the first is dropped: the
+    /// store's connection (with its pragmas) and a second one, as the checkpoint thread's.
+    fn store_and_checkpointer() -> (tempfile::TempDir, Connection, Connection) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.db");
+        let store = super::super::connect(Some(path.clone())).unwrap();
+        store.execute_batch("CREATE TABLE t (x INTEGER)").unwrap();
+        let other = Connection::open(&path).unwrap();
+        (dir, store, other)
+    }
+
     /// One commit of the store connection while the checkpoint thread copies: the copy
     /// runs inside the commit's transaction, as it does under load. Returns the frames
     /// the copy found in the WAL.
@@ -151,11 +162,7 @@ mod tests {
 
     #[test]
     fn a_checkpoint_finished_by_the_store_thread_starts_the_wal_over() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("store.db");
-        let store = super::super::connect(Some(path.clone())).unwrap();
-        store.execute_batch("CREATE TABLE t (x INTEGER)").unwrap();
-        let other = Connection::open(&path).unwrap();
+        let (_dir, store, other) = store_and_checkpointer();
 
         // A copy that always overlaps a commit never completes, and the WAL only grows.
         let grown: Vec<i64> = (0..3)
@@ -191,12 +198,8 @@ mod tests {
 
     #[test]
     fn before_asking_the_checkpoint_thread_copies_what_was_committed_after_its_copy() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("store.db");
-        let store = super::super::connect(Some(path.clone())).unwrap();
-        store.execute_batch("CREATE TABLE t (x INTEGER)").unwrap();
-        let other = Connection::open(&path).unwrap();
-        let database = File::open(&path).unwrap();
+        let (dir, store, other) = store_and_checkpointer();
+        let database = File::open(dir.path().join("store.db")).unwrap();
 
         let first = checkpoint(&other).unwrap();
         assert_eq!(first.frames, first.copied);
