@@ -18,13 +18,37 @@ const MAX_ROUNDS: usize = 3;
 /// What each claim did, in the order of `claims`, as if they ran one after another: per
 /// code, the first claim that passes the checks of an unclaimed code issues its token;
 /// every later one that passes is a replay and revokes that token (RFC 6749 §4.1.2), even
-/// when it was issued in this same group.
+/// when it was issued in this same group. An error before anything was claimed fails the
+/// whole group, whose claims may then be retried alone; after that, the claims answered
+/// keep their answers (what they wrote is committed) and only the others get the error.
 pub(super) async fn claim_all(
     conn: &mut PgConnection,
     claims: &[&CodeClaim],
 ) -> StoreResult<Vec<StoreResult<Claim>>> {
     let mut answers: Vec<Option<StoreResult<Claim>>> = claims.iter().map(|_| None).collect();
     let mut replays = Vec::new();
+    match claim_rounds(conn, claims, &mut answers, &mut replays).await {
+        Ok(()) => revoke_replayed(conn, claims, &replays, &mut answers).await,
+        Err(err) if answers.iter().all(Option::is_none) => return Err(err),
+        Err(err) => {
+            for answer in answers.iter_mut().filter(|answer| answer.is_none()) {
+                *answer = Some(Err(copy_error(&err)));
+            }
+        }
+    }
+    Ok(answers
+        .into_iter()
+        .map(|answer| answer.expect("every claim answered"))
+        .collect())
+}
+
+/// Answers every claim but the replays, which it lists for `revoke_replayed`.
+async fn claim_rounds(
+    conn: &mut PgConnection,
+    claims: &[&CodeClaim],
+    answers: &mut [Option<StoreResult<Claim>>],
+    replays: &mut Vec<usize>,
+) -> StoreResult<()> {
     let mut pending: Vec<usize> = (0..claims.len()).collect();
     for _ in 0..MAX_ROUNDS {
         let leaders = first_per_code(claims, &pending);
@@ -37,7 +61,7 @@ pub(super) async fn claim_all(
         }
         pending.retain(|&i| answers[i].is_none());
         if pending.is_empty() {
-            break;
+            return Ok(());
         }
         let codes = find_codes(conn, claims, &pending).await?;
         let mut unclaimed = Vec::new();
@@ -53,18 +77,14 @@ pub(super) async fn claim_all(
         }
         pending = unclaimed;
         if pending.is_empty() {
-            break;
+            return Ok(());
         }
     }
     for i in pending {
         let unexpected = "a code that passes every check stayed unclaimed".to_owned();
         answers[i] = Some(Err(StoreError::Internal(unexpected)));
     }
-    revoke_replayed(conn, claims, &replays, &mut answers).await;
-    Ok(answers
-        .into_iter()
-        .map(|answer| answer.expect("every claim answered"))
-        .collect())
+    Ok(())
 }
 
 /// Of the claims at `pending`, the first for each code, sorted by code: concurrent groups
