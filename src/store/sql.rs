@@ -181,10 +181,7 @@ macro_rules! sql_store {
                 now: Millis,
             ) -> StoreResult<Redemption> {
                 let op = WriteOp::Redeem { token: t.clone(), now };
-                match self.write(op).await? {
-                    Written::Redemption(outcome) => Ok(outcome),
-                    _ => Err(StoreError::Internal("redemption without outcome".into())),
-                }
+                self.write(op).await?.into_redemption()
             }
 
             async fn revoke_tokens_of_code(&self, code_hash: &str, now: Millis) -> StoreResult<()> {

@@ -208,12 +208,12 @@ impl Store for SqliteStore {
             token: token.clone(),
             now,
         };
-        writes::redemption(self.engine.write(op).await?)
+        self.engine.write(op).await?.into_redemption()
     }
 
     /// One request to the store thread, where the default takes two.
     async fn claim_code(&self, claim: &CodeClaim) -> StoreResult<Claim> {
-        writes::claimed(self.engine.claim(claim.clone()).await?)
+        self.engine.claim(claim.clone()).await?.into_claim()
     }
 
     async fn revoke_tokens_of_code(&self, code_hash: &str, now: Millis) -> StoreResult<()> {

@@ -1,7 +1,8 @@
 //! The writes of the token flow as values, so a backend can run them one transaction each
 //! (PostgreSQL) or many to a transaction (SQLite's group commit), with the same SQL.
 
-use super::{AccessTokenRecord, AuthCodeRecord, CcgTokenRecord, Claim, Millis, Redemption};
+use super::{AccessTokenRecord, AuthCodeRecord, CcgTokenRecord, Claim, CodeClaim, Millis};
+use super::{Redemption, StoreError, StoreResult};
 
 /// One write of the flow.
 #[derive(Debug, Clone)]
@@ -24,6 +25,14 @@ pub enum WriteOp {
     },
 }
 
+/// A write for a group commit: one of the flow's, or a whole redemption, the code read,
+/// checked and claimed in one step (`Store::claim_code`), answered `Written::Claim`.
+#[derive(Debug, Clone)]
+pub enum GroupWrite {
+    Flow(WriteOp),
+    Claim(CodeClaim),
+}
+
 /// What a committed write did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Written {
@@ -31,6 +40,24 @@ pub enum Written {
     Redemption(Redemption),
     /// What a whole claim did (a store that runs `claim_code` as one write).
     Claim(Box<Claim>),
+}
+
+impl Written {
+    /// A redemption must report its outcome; anything else is a fault of the store.
+    pub fn into_redemption(self) -> StoreResult<Redemption> {
+        match self {
+            Written::Redemption(outcome) => Ok(outcome),
+            _ => Err(StoreError::Internal("redemption without outcome".into())),
+        }
+    }
+
+    /// A claim must report what it did; anything else is a fault of the store.
+    pub fn into_claim(self) -> StoreResult<Claim> {
+        match self {
+            Written::Claim(claim) => Ok(*claim),
+            _ => Err(StoreError::Internal("claim without outcome".into())),
+        }
+    }
 }
 
 /// Defines `apply_write` (one write inside an open transaction) and `write_alone` (one

@@ -3,12 +3,12 @@
 //! first (README "Performance"). Only the claims that statement did not take are read:
 //! unknown codes, codes that fail a check, and replays.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use sqlx::PgConnection;
 
 use super::{copy_error, statements};
-use crate::store::{AuthCodeRecord, Claim, CodeClaim, StoreError, StoreResult};
+use crate::store::{Claim, CodeClaim, StoreError, StoreResult};
 
 /// Rounds of the claim statement one group may take. A second round runs only for a code
 /// whose first claim in the group failed a check while a later one passes; a third finds
@@ -63,7 +63,9 @@ async fn claim_rounds(
         if pending.is_empty() {
             return Ok(());
         }
-        let codes = find_codes(conn, claims, &pending).await?;
+        // Read after the claim statement returned, so a claim committed by another
+        // replica meanwhile is seen.
+        let codes = statements::find_codes(conn, &hashes_at(claims, &pending)).await?;
         let mut unclaimed = Vec::new();
         for &i in &pending {
             match codes.get(&claims[i].code_hash) {
@@ -87,8 +89,9 @@ async fn claim_rounds(
     Ok(())
 }
 
-/// Of the claims at `pending`, the first for each code, sorted by code: concurrent groups
-/// then lock the codes they share in the same order and cannot deadlock.
+/// Of the claims at `pending`, the first for each code, sorted by code, so concurrent groups
+/// lock the codes they share in the same order. Should a plan lock them otherwise, the
+/// database's deadlock error fails one statement, whose claims are then retried alone.
 fn first_per_code(claims: &[&CodeClaim], pending: &[usize]) -> Vec<usize> {
     let mut seen = HashSet::new();
     let mut leaders: Vec<usize> = pending
@@ -100,18 +103,12 @@ fn first_per_code(claims: &[&CodeClaim], pending: &[usize]) -> Vec<usize> {
     leaders
 }
 
-/// The codes of the claims at `pending`, read after the claim statement returned, so a
-/// claim committed by another replica meanwhile is seen.
-async fn find_codes(
-    conn: &mut PgConnection,
-    claims: &[&CodeClaim],
-    pending: &[usize],
-) -> StoreResult<HashMap<String, AuthCodeRecord>> {
-    let hashes: Vec<&str> = pending
+/// The code hashes of the claims at `positions`.
+fn hashes_at<'a>(claims: &[&'a CodeClaim], positions: &[usize]) -> Vec<&'a str> {
+    positions
         .iter()
         .map(|&i| claims[i].code_hash.as_str())
-        .collect();
-    statements::find_codes(conn, &hashes).await
+        .collect()
 }
 
 /// Revokes the tokens of the replayed codes in one statement and answers the replays. It
@@ -126,11 +123,7 @@ async fn revoke_replayed(
     let Some(now) = replays.iter().map(|&i| claims[i].now).max() else {
         return;
     };
-    let codes: Vec<&str> = replays
-        .iter()
-        .map(|&i| claims[i].code_hash.as_str())
-        .collect();
-    let revoked = statements::revoke_tokens_of(conn, &codes, now).await;
+    let revoked = statements::revoke_tokens_of(conn, &hashes_at(claims, replays), now).await;
     for &i in replays {
         answers[i] = Some(match &revoked {
             Ok(()) => Ok(Claim::Replayed),

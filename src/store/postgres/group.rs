@@ -16,8 +16,8 @@ use sqlx::{PgConnection, PgPool, Postgres};
 use tokio::sync::{Mutex, mpsc};
 
 use super::statements;
-use super::{GroupWrite, PendingWrite, apply_write, claims, copy_error, map_err, write_alone};
-use crate::store::writes::{WriteOp, Written};
+use super::{PendingWrite, apply_write, claims, copy_error, map_err, write_alone};
+use crate::store::writes::{GroupWrite, WriteOp, Written};
 use crate::store::{Claim, StoreError, StoreResult};
 
 /// Most writes one group takes, bounding the size of its statements and of a retry alone.

@@ -23,6 +23,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::PoolSettings;
 use super::sql::sql_store;
+use super::writes::GroupWrite;
 
 pub struct PostgresStore {
     sql: SqlStore,
@@ -33,13 +34,6 @@ pub struct PostgresStore {
 struct SqlStore {
     pool: PgPool,
     writes: mpsc::UnboundedSender<PendingWrite>,
-}
-
-/// A write for the group commit: one of the flow's, or a whole claim (`Store::claim_code`),
-/// answered `Written::Claim`.
-enum GroupWrite {
-    Flow(WriteOp),
-    Claim(CodeClaim),
 }
 
 /// A write waiting for its group's commit, and where to send what it did.
@@ -99,10 +93,9 @@ impl SqlStore {
 
     /// Queues a whole claim for the next group commit and waits until it is committed.
     async fn claim(&self, claim: &CodeClaim) -> StoreResult<Claim> {
-        match self.commit(GroupWrite::Claim(claim.clone())).await? {
-            Written::Claim(claim) => Ok(*claim),
-            _ => Err(StoreError::Internal("claim without outcome".into())),
-        }
+        self.commit(GroupWrite::Claim(claim.clone()))
+            .await?
+            .into_claim()
     }
 
     async fn commit(&self, write: GroupWrite) -> StoreResult<Written> {

@@ -5,9 +5,9 @@
 use sqlx::Connection;
 use sqlx::postgres::{PgConnection, PgPoolOptions};
 
+use super::PostgresStore;
 use super::group::{Connections, commit_group};
-use super::{GroupWrite, PostgresStore};
-use crate::store::writes::{WriteOp, Written};
+use crate::store::writes::{GroupWrite, WriteOp, Written};
 use crate::store::{
     AccessTokenRecord, AuthCodeRecord, Claim, CodeClaim, PoolSettings, Redemption, Store,
     StoreError, StoreResult,
@@ -42,8 +42,9 @@ impl Drop for TestDatabase {
     }
 }
 
-/// A fresh store and the committer connections to drive groups by hand.
-async fn fresh() -> Option<(TestDatabase, PostgresStore, Connections)> {
+/// A fresh store holding a sample code (`code`) for each of `codes`, and the committer
+/// connections to drive groups by hand.
+async fn fresh(codes: &[&str]) -> Option<(TestDatabase, PostgresStore, Connections)> {
     let Ok(admin_url) = std::env::var("OBIE_TEST_POSTGRES_URL") else {
         eprintln!("skipped: PostgreSQL tests need OBIE_TEST_POSTGRES_URL");
         return None;
@@ -65,6 +66,9 @@ async fn fresh() -> Option<(TestDatabase, PostgresStore, Connections)> {
         .unwrap();
     let writers = PgPoolOptions::new().connect(url.as_str()).await.unwrap();
     let connections = Connections::new(writers, store.sql.pool.clone());
+    for code_hash in codes {
+        store.insert_auth_code(&code(code_hash)).await.unwrap();
+    }
     Some((database, store, connections))
 }
 
@@ -125,10 +129,9 @@ const REPLAYED: Option<Redemption> = Some(Redemption::Replayed);
 
 #[tokio::test]
 async fn a_second_redemption_in_the_same_group_is_a_replay_and_revokes_the_first_token() {
-    let Some((_db, store, mut connections)) = fresh().await else {
+    let Some((_db, store, mut connections)) = fresh(&["x"]).await else {
         return;
     };
-    store.insert_auth_code(&code("x")).await.unwrap();
 
     let results = commit(&mut connections, &[redeem("t1", "x"), redeem("t2", "x")]).await;
 
@@ -142,11 +145,9 @@ async fn a_second_redemption_in_the_same_group_is_a_replay_and_revokes_the_first
 
 #[tokio::test]
 async fn a_code_claimed_by_an_earlier_group_is_a_replay_that_revokes_its_token() {
-    let Some((_db, store, mut connections)) = fresh().await else {
+    let Some((_db, store, mut connections)) = fresh(&["x", "y"]).await else {
         return;
     };
-    store.insert_auth_code(&code("x")).await.unwrap();
-    store.insert_auth_code(&code("y")).await.unwrap();
     commit(&mut connections, &[redeem("t1", "x")]).await;
 
     let results = commit(&mut connections, &[redeem("t2", "x"), redeem("t3", "y")]).await;
@@ -158,11 +159,9 @@ async fn a_code_claimed_by_an_earlier_group_is_a_replay_that_revokes_its_token()
 
 #[tokio::test]
 async fn a_failing_code_insert_does_not_fail_the_rest_of_its_group() {
-    let Some((_db, store, mut connections)) = fresh().await else {
+    let Some((_db, store, mut connections)) = fresh(&["taken", "z"]).await else {
         return;
     };
-    store.insert_auth_code(&code("taken")).await.unwrap();
-    store.insert_auth_code(&code("z")).await.unwrap();
     let group = [
         WriteOp::InsertAuthCode(code("taken")),
         WriteOp::InsertAuthCode(code("new")),
@@ -179,12 +178,9 @@ async fn a_failing_code_insert_does_not_fail_the_rest_of_its_group() {
 
 #[tokio::test]
 async fn a_failing_redemption_does_not_fail_the_others_of_its_group() {
-    let Some((_db, store, mut connections)) = fresh().await else {
+    let Some((_db, store, mut connections)) = fresh(&["a", "b", "c"]).await else {
         return;
     };
-    for c in ["a", "b", "c"] {
-        store.insert_auth_code(&code(c)).await.unwrap();
-    }
     commit(&mut connections, &[redeem("taken", "a")]).await;
 
     // The token hash of "b" is taken already: only that redemption can fail.
@@ -227,12 +223,9 @@ async fn claim_group(connections: &mut Connections, claims: &[CodeClaim]) -> Vec
 
 #[tokio::test]
 async fn a_group_of_claims_issues_refuses_and_replays_as_if_one_after_another() {
-    let Some((_db, store, mut connections)) = fresh().await else {
+    let Some((_db, store, mut connections)) = fresh(&["a", "b", "c", "d"]).await else {
         return;
     };
-    for c in ["a", "b", "c", "d"] {
-        store.insert_auth_code(&code(c)).await.unwrap();
-    }
     let expired = AuthCodeRecord {
         expires_at: NOW + 1,
         ..code("old")
@@ -298,11 +291,9 @@ async fn a_group_of_claims_issues_refuses_and_replays_as_if_one_after_another() 
 
 #[tokio::test]
 async fn a_claim_of_a_code_claimed_in_an_earlier_group_or_by_the_store_is_a_replay() {
-    let Some((_db, store, mut connections)) = fresh().await else {
+    let Some((_db, store, mut connections)) = fresh(&["x", "y"]).await else {
         return;
     };
-    store.insert_auth_code(&code("x")).await.unwrap();
-    store.insert_auth_code(&code("y")).await.unwrap();
     assert_eq!(
         claim_group(&mut connections, &[claim("x", "t1")]).await,
         ["issued x"]
@@ -320,10 +311,9 @@ async fn a_claim_of_a_code_claimed_in_an_earlier_group_or_by_the_store_is_a_repl
 
 #[tokio::test]
 async fn concurrent_claims_of_one_code_through_the_store_issue_exactly_one_token() {
-    let Some((_db, store, _connections)) = fresh().await else {
+    let Some((_db, store, _connections)) = fresh(&["x"]).await else {
         return;
     };
-    store.insert_auth_code(&code("x")).await.unwrap();
     let store = std::sync::Arc::new(store);
 
     let claims = (0..16).map(|n| {
@@ -345,12 +335,9 @@ async fn concurrent_claims_of_one_code_through_the_store_issue_exactly_one_token
 
 #[tokio::test]
 async fn a_failing_claim_does_not_fail_the_others_of_its_group() {
-    let Some((_db, store, mut connections)) = fresh().await else {
+    let Some((_db, store, mut connections)) = fresh(&["a", "b", "c"]).await else {
         return;
     };
-    for c in ["a", "b", "c"] {
-        store.insert_auth_code(&code(c)).await.unwrap();
-    }
     claim_group(&mut connections, &[claim("a", "taken")]).await;
 
     // The token hash of "b" is taken already: only that claim can fail.

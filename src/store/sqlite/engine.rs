@@ -14,8 +14,8 @@ use tokio::sync::oneshot;
 use super::checkpoint::CatchUp;
 use super::map_err;
 use super::syncer::{Durability, Pending, Reply};
-use super::writes::{GroupWrite, apply};
-use crate::store::writes::{WriteOp, Written};
+use super::writes::apply;
+use crate::store::writes::{GroupWrite, WriteOp, Written};
 use crate::store::{CodeClaim, StoreError, StoreResult};
 
 /// Most writes one transaction takes, bounding the time a group holds the write lock.

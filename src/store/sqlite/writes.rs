@@ -4,17 +4,11 @@
 use rusqlite::{Connection, params};
 
 use super::{map_err, reads};
-use crate::store::writes::{WriteOp, Written};
+use crate::store::writes::{GroupWrite, WriteOp, Written};
 use crate::store::{AccessTokenRecord, AuthCodeRecord, CcgTokenRecord, Millis, Redemption};
-use crate::store::{Claim, CodeClaim, StoreError, StoreResult};
+use crate::store::{Claim, CodeClaim, StoreResult};
 
-/// A write the store thread commits with its group.
-pub(super) enum GroupWrite {
-    Flow(WriteOp),
-    /// A whole redemption: the code read, checked and claimed in one step (`Store::claim_code`).
-    Claim(CodeClaim),
-}
-
+/// Runs one write of the store thread's group.
 pub(super) fn apply(connection: &Connection, write: &GroupWrite) -> StoreResult<Written> {
     match write {
         GroupWrite::Flow(op) => apply_write(connection, op),
@@ -172,20 +166,4 @@ fn revoke_access_token(
         )?
         .execute(params![now, token_hash, fi_reference_id])?;
     Ok(Written::Done)
-}
-
-/// A redemption must report its outcome; anything else is a fault of the store.
-pub(super) fn redemption(written: Written) -> StoreResult<Redemption> {
-    match written {
-        Written::Redemption(outcome) => Ok(outcome),
-        _ => Err(StoreError::Internal("redemption without outcome".into())),
-    }
-}
-
-/// A claim must report what it did; anything else is a fault of the store.
-pub(super) fn claimed(written: Written) -> StoreResult<Claim> {
-    match written {
-        Written::Claim(claim) => Ok(*claim),
-        _ => Err(StoreError::Internal("claim without outcome".into())),
-    }
 }
