@@ -14,7 +14,7 @@ use tokio::sync::oneshot;
 use super::checkpoint::CatchUp;
 use super::map_err;
 use super::syncer::{Durability, Pending, Reply};
-use super::writes::apply;
+use super::writes::{apply, writes_more_than_once};
 use crate::store::writes::{GroupWrite, WriteOp, Written};
 use crate::store::{CodeClaim, StoreError, StoreResult};
 
@@ -132,8 +132,9 @@ fn serve(
     }
 }
 
-/// One transaction for the group. Each write runs in its own savepoint, so a write that
-/// fails is undone alone and the others still commit; if the commit fails, all fail.
+/// One transaction for the group. A write that fails is undone alone (by its savepoint
+/// when it has more than one statement) and the others still commit; if the commit
+/// fails, all fail.
 /// Returns each caller with its result, to be answered once the commit is durable.
 fn commit_group(connection: &Connection, group: &mut Vec<(Box<GroupWrite>, Reply)>) -> Pending {
     let started = std::time::Instant::now();
@@ -179,6 +180,9 @@ fn apply_group(
 }
 
 fn in_savepoint(connection: &Connection, write: &GroupWrite) -> StoreResult<Written> {
+    if !writes_more_than_once(write) {
+        return apply(connection, write);
+    }
     run_cached(connection, "SAVEPOINT write")?;
     match apply(connection, write) {
         Ok(written) => {

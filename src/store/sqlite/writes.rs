@@ -18,6 +18,16 @@ pub(super) fn apply(connection: &Connection, write: &GroupWrite) -> StoreResult<
     }
 }
 
+/// Whether `write` may write with more than one statement, so that a failure must undo
+/// its earlier statements (the engine's savepoint). A single statement that fails is
+/// undone alone by SQLite itself, and the transaction goes on.
+pub(super) fn writes_more_than_once(write: &GroupWrite) -> bool {
+    matches!(
+        write,
+        GroupWrite::Claim(_) | GroupWrite::Flow(WriteOp::Redeem { .. })
+    )
+}
+
 /// Inside the group's transaction nothing else writes, so what the read sees is what the
 /// claim's conditional UPDATE finds.
 fn apply_claim(connection: &Connection, claim: &CodeClaim) -> StoreResult<Claim> {
