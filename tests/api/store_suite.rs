@@ -255,6 +255,29 @@ pub async fn a_refused_claim_writes_nothing_and_leaves_the_code_redeemable(store
     ));
 }
 
+/// A claim is all or nothing: when its token cannot be written (here its hash is taken),
+/// the code it was claiming stays unclaimed and redeemable.
+pub async fn a_claim_whose_token_cannot_be_written_leaves_its_code_unclaimed(
+    store: Arc<dyn Store>,
+) {
+    store.insert_auth_code(&code("c1", 10_000)).await.unwrap();
+    store.insert_auth_code(&code("c2", 10_000)).await.unwrap();
+    assert!(matches!(
+        store.claim_code(&claim("c1", "t1")).await.unwrap(),
+        Claim::Issued(_)
+    ));
+    let failed = store.claim_code(&claim("c2", "t1")).await;
+    assert!(failed.is_err(), "{failed:?}");
+    let code = store.find_auth_code("c2").await.unwrap().unwrap();
+    assert_eq!(code.redeemed_at, None);
+    assert!(matches!(
+        store.claim_code(&claim("c2", "t2")).await.unwrap(),
+        Claim::Issued(_)
+    ));
+    let first = store.find_access_token("t1").await.unwrap().unwrap();
+    assert_eq!((first.code_hash.as_str(), first.revoked_at), ("c1", None));
+}
+
 pub async fn concurrent_claims_of_one_code_issue_exactly_once(store: Arc<dyn Store>) {
     for round in 0..10 {
         let code_hash = format!("race-{round}");
@@ -353,6 +376,10 @@ macro_rules! store_suite {
             $crate::store_case!(
                 $open,
                 a_refused_claim_writes_nothing_and_leaves_the_code_redeemable
+            );
+            $crate::store_case!(
+                $open,
+                a_claim_whose_token_cannot_be_written_leaves_its_code_unclaimed
             );
             $crate::store_case!($open, concurrent_claims_of_one_code_issue_exactly_once);
             $crate::store_case!($open, revoking_leaves_other_fis_tokens_untouched);
