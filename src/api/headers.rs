@@ -1,7 +1,7 @@
 //! Typed header extraction (SPEC §3). Each struct is both the validator and the OpenAPI
 //! parameter list, so the document cannot drift from what is enforced.
 
-use actix_web::http::header::{HeaderMap, HeaderValue};
+use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use utoipa::{IntoParams, ToSchema};
 
 use super::errors::{ErrorCode, Problem};
@@ -35,10 +35,16 @@ pub struct FiHeaders {
     pub version: String,
 }
 
+// Header names built once: a lookup by `&str` parses the name and, for names that are not
+// standard, allocates it on every request.
+static FI_REFERENCE_ID: HeaderName = HeaderName::from_static("fi_reference_id");
+static VERSION: HeaderName = HeaderName::from_static("version");
+static CCG_TOKEN: HeaderName = HeaderName::from_static("ccg_token");
+
 /// One header's raw value, if it is there exactly once; else records the problem.
 fn present_once<'h>(
     headers: &'h HeaderMap,
-    name: &str,
+    name: &HeaderName,
     problems: &mut Vec<Problem>,
 ) -> Option<&'h HeaderValue> {
     let mut values = headers.get_all(name);
@@ -62,7 +68,7 @@ fn present_once<'h>(
 /// One header's value, if it is there once and is 1–`max` visible ASCII characters.
 fn single<'h>(
     headers: &'h HeaderMap,
-    name: &str,
+    name: &HeaderName,
     max: usize,
     problems: &mut Vec<Problem>,
 ) -> Option<&'h str> {
@@ -80,10 +86,10 @@ fn single<'h>(
 
 /// Reads `fi_reference_id` and `version`, adding one problem per bad header.
 pub fn read_fi_headers(headers: &HeaderMap, problems: &mut Vec<Problem>) -> Option<FiReferenceId> {
-    let fi = single(headers, "fi_reference_id", 128, problems)
+    let fi = single(headers, &FI_REFERENCE_ID, 128, problems)
         .and_then(|v| FiReferenceId::try_from(v).ok());
     // SPEC §3: any value but `1` or `latest` is an unsupported version.
-    if let Some(version) = present_once(headers, "version", problems)
+    if let Some(version) = present_once(headers, &VERSION, problems)
         && version != "1"
         && version != "latest"
     {
@@ -98,7 +104,7 @@ pub fn read_fi_headers(headers: &HeaderMap, problems: &mut Vec<Problem>) -> Opti
 /// Reads `ccg_token`, adding a problem when it is missing or malformed. The document declares
 /// this header as the `ccg_token` API-key security scheme (see `docs.rs`), not as a parameter.
 pub fn read_ccg_token<'h>(headers: &'h HeaderMap, problems: &mut Vec<Problem>) -> Option<&'h str> {
-    single(headers, "ccg_token", 256, problems)
+    single(headers, &CCG_TOKEN, 256, problems)
 }
 
 #[cfg(test)]
