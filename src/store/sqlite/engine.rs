@@ -166,7 +166,7 @@ fn apply_group(
         .map_err(map_err)?;
     let mut results = Vec::with_capacity(group.len());
     for (op, _) in group {
-        let result = in_savepoint(connection, op);
+        let result = apply_undoably(connection, op);
         if let Err(err) = &result
             && connection.is_autocommit()
         {
@@ -179,7 +179,9 @@ fn apply_group(
     Ok(results)
 }
 
-fn in_savepoint(connection: &Connection, write: &GroupWrite) -> StoreResult<Written> {
+/// Runs one write of the group so that, if it fails, it is undone whole and alone: by
+/// SQLite itself for a single statement, by a savepoint for more.
+fn apply_undoably(connection: &Connection, write: &GroupWrite) -> StoreResult<Written> {
     if !writes_more_than_once(write) {
         return apply(connection, write);
     }
