@@ -32,8 +32,8 @@ use rusqlite::{Connection, OpenFlags};
 
 /// How often the WAL is copied into the database.
 const INTERVAL: Duration = Duration::from_millis(200);
-/// WAL frames (one page each) from which the WAL is started over: 16 MiB of 4 KiB pages.
-const RESTART_FRAMES: i64 = 4096;
+/// WAL frames (one page each) from which the WAL is started over: 64 MiB of 4 KiB pages.
+const RESTART_FRAMES: i64 = 16384;
 /// WAL frames from which a WAL that is not starting over is logged.
 const LONG_WAL_FRAMES: i64 = 100_000;
 
