@@ -20,7 +20,9 @@ use super::errors::{ApiError, ErrorCode, ErrorEnvelope};
 use super::metrics::Observation;
 use crate::domain::types::is_visible_ascii_token;
 
-pub const REQUEST_ID: &str = "x-request-id";
+/// Built once, like the names in `headers.rs`: a lookup by `&str` builds, and for a
+/// non-standard name allocates, the name on every request.
+pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub const WWW_AUTHENTICATE: &str = r#"Basic realm="obie-tokens""#;
 
 /// The id of the request being served: the caller's `x-request-id` when it is 1–128
@@ -30,7 +32,7 @@ pub struct RequestId(pub String);
 
 fn request_id(req: &ServiceRequest) -> String {
     req.headers()
-        .get(REQUEST_ID)
+        .get(&REQUEST_ID)
         .and_then(|v| v.to_str().ok())
         .filter(|v| is_visible_ascii_token(v))
         .map(str::to_owned)
@@ -90,9 +92,7 @@ pub async fn envelope(
     };
     count_failure(&state, peer, client_id, error);
     if let Ok(value) = HeaderValue::from_str(&id) {
-        response
-            .headers_mut()
-            .insert(HeaderName::from_static(REQUEST_ID), value);
+        response.headers_mut().insert(REQUEST_ID.clone(), value);
     }
     let seconds = started.elapsed().as_secs_f64();
     state.metrics.observe(&Observation {
@@ -213,12 +213,12 @@ mod tests {
 
         let req = test::TestRequest::get()
             .uri("/boom")
-            .insert_header((REQUEST_ID, "req-42"))
+            .insert_header((REQUEST_ID.clone(), "req-42"))
             .to_request();
         let res = test::call_service(&app, req).await;
 
         assert_eq!(res.status(), 500);
-        assert_eq!(res.headers().get(REQUEST_ID).unwrap(), "req-42");
+        assert_eq!(res.headers().get(&REQUEST_ID).unwrap(), "req-42");
         let body: serde_json::Value = test::read_body_json(res).await;
         assert_eq!(body["errors"][0]["code"], "internal_error");
         assert_eq!(body["errors"][0]["id"], "req-42");
@@ -243,13 +243,13 @@ mod tests {
 
         let req = test::TestRequest::get()
             .uri("/plain")
-            .insert_header((REQUEST_ID, "has space"))
+            .insert_header((REQUEST_ID.clone(), "has space"))
             .to_request();
         let res = test::call_service(&app, req).await;
 
         let id = res
             .headers()
-            .get(REQUEST_ID)
+            .get(&REQUEST_ID)
             .unwrap()
             .to_str()
             .unwrap()
