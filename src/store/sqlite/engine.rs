@@ -220,7 +220,7 @@ fn rollback(connection: &Connection) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{AccessTokenRecord, Redemption};
+    use crate::store::{AccessTokenRecord, Claim, Redemption};
 
     fn database() -> Connection {
         let mut connection = Connection::open_in_memory().unwrap();
@@ -251,13 +251,33 @@ mod tests {
         }
     }
 
+    fn claim(code_hash: &str, token_hash: &str) -> GroupWrite {
+        GroupWrite::Claim(CodeClaim {
+            code_hash: code_hash.into(),
+            fi_reference_id: "fi".into(),
+            psp_id: "psp".into(),
+            redirect_uri: "https://example.com".into(),
+            now: 2,
+            client_id: "client".into(),
+            token_hash: token_hash.into(),
+            token_expires_at: 200,
+        })
+    }
+
     /// Commits `ops` as one group; returns what each caller is answered.
     fn commit(connection: &Connection, ops: Vec<WriteOp>) -> Vec<StoreResult<Written>> {
+        commit_writes(connection, ops.into_iter().map(GroupWrite::Flow).collect())
+    }
+
+    fn commit_writes(
+        connection: &Connection,
+        writes: Vec<GroupWrite>,
+    ) -> Vec<StoreResult<Written>> {
         let mut group = Vec::new();
         let mut answers = Vec::new();
-        for op in ops {
+        for write in writes {
             let (reply, answer) = oneshot::channel();
-            group.push((Box::new(GroupWrite::Flow(op)), reply));
+            group.push((Box::new(write), reply));
             answers.push(answer);
         }
         Durability::Memory.answer(commit_group(connection, &mut group));
@@ -323,6 +343,82 @@ mod tests {
             )
             .unwrap();
         assert_eq!(second, 0, "a replay issues nothing");
+    }
+
+    fn tokens(connection: &Connection) -> Vec<String> {
+        let mut statement = connection
+            .prepare("SELECT token_hash FROM access_tokens ORDER BY token_hash")
+            .unwrap();
+        let rows = statement.query_map([], |row| row.get(0)).unwrap();
+        rows.map(Result::unwrap).collect()
+    }
+
+    fn redeemed_by(connection: &Connection, code_hash: &str) -> Option<String> {
+        connection
+            .query_row(
+                "SELECT token_hash FROM auth_codes WHERE code_hash = ?1",
+                [code_hash],
+                |row| row.get(0),
+            )
+            .unwrap()
+    }
+
+    fn claimed(answer: &StoreResult<Written>) -> Claim {
+        answer.clone().unwrap().into_claim().unwrap()
+    }
+
+    #[test]
+    fn claims_in_one_group_issue_once_per_code_and_a_replay_revokes() {
+        let connection = database();
+        commit(&connection, vec![code("a"), code("b")]);
+        let answers = commit_writes(
+            &connection,
+            vec![claim("a", "t1"), claim("a", "t2"), claim("b", "t3")],
+        );
+        assert!(matches!(claimed(&answers[0]), Claim::Issued(_)));
+        assert_eq!(claimed(&answers[1]), Claim::Replayed);
+        assert!(matches!(claimed(&answers[2]), Claim::Issued(_)));
+        assert_eq!(tokens(&connection), ["t1", "t3"]);
+        assert!(
+            revoked(&connection, "t1"),
+            "the replay revokes the first token"
+        );
+        assert!(!revoked(&connection, "t3"));
+        assert_eq!(redeemed_by(&connection, "a").as_deref(), Some("t1"));
+    }
+
+    #[test]
+    fn a_claim_whose_token_cannot_be_inserted_fails_alone_and_leaves_its_code_redeemable() {
+        let connection = database();
+        commit(&connection, vec![code("a"), code("b"), code("c")]);
+        commit_writes(&connection, vec![claim("a", "taken")]);
+        let answers = commit_writes(&connection, vec![claim("b", "taken"), claim("c", "t-c")]);
+        assert!(
+            matches!(answers[0], Err(StoreError::Conflict(_))),
+            "{answers:?}"
+        );
+        assert!(matches!(claimed(&answers[1]), Claim::Issued(_)));
+        assert_eq!(redeemed_by(&connection, "b"), None);
+        let retried = commit_writes(&connection, vec![claim("b", "t-b")]);
+        assert!(matches!(claimed(&retried[0]), Claim::Issued(_)));
+    }
+
+    #[test]
+    fn a_claim_failing_after_its_token_is_written_leaves_neither_token_nor_claim() {
+        let connection = database();
+        commit(&connection, vec![code("a"), code("b")]);
+        // Makes the claim's second statement fail, as no database here otherwise would.
+        connection
+            .execute_batch(
+                "CREATE TEMP TRIGGER refuse_a BEFORE UPDATE ON auth_codes
+                 WHEN old.code_hash = 'a' BEGIN SELECT RAISE(ABORT, 'refused'); END",
+            )
+            .unwrap();
+        let answers = commit_writes(&connection, vec![claim("a", "t-a"), claim("b", "t-b")]);
+        assert!(answers[0].is_err(), "{answers:?}");
+        assert!(matches!(claimed(&answers[1]), Claim::Issued(_)));
+        assert_eq!(tokens(&connection), ["t-b"]);
+        assert_eq!(redeemed_by(&connection, "a"), None);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use rusqlite::{Connection, params};
 use super::{map_err, reads};
 use crate::store::writes::{GroupWrite, WriteOp, Written};
 use crate::store::{AccessTokenRecord, AuthCodeRecord, CcgTokenRecord, Millis, Redemption};
-use crate::store::{Claim, CodeClaim, StoreResult};
+use crate::store::{Claim, CodeClaim, StoreError, StoreResult};
 
 /// Runs one write of the store thread's group.
 pub(super) fn apply(connection: &Connection, write: &GroupWrite) -> StoreResult<Written> {
@@ -20,16 +20,17 @@ pub(super) fn apply(connection: &Connection, write: &GroupWrite) -> StoreResult<
 
 /// Whether `write` may write with more than one statement, so that a failure must undo
 /// its earlier statements (the engine's savepoint). A single statement that fails is
-/// undone alone by SQLite itself, and the transaction goes on.
+/// undone alone by SQLite itself, and the transaction goes on. A claim needs no savepoint:
+/// `apply_claim` orders its two statements so that it never stops half done.
 pub(super) fn writes_more_than_once(write: &GroupWrite) -> bool {
-    matches!(
-        write,
-        GroupWrite::Claim(_) | GroupWrite::Flow(WriteOp::Redeem { .. })
-    )
+    matches!(write, GroupWrite::Flow(WriteOp::Redeem { .. }))
 }
 
-/// Inside the group's transaction nothing else writes, so what the read sees is what the
-/// claim's conditional UPDATE finds.
+/// Inside the group's transaction nothing else writes, so the code as read is the code as
+/// claimed: a replay is known before anything is written (RFC 6749 §4.1.2), and a claim
+/// writes the token first. If that INSERT fails, SQLite undoes it alone and nothing else
+/// was written; the UPDATE after it changes a row just read, so only a fault that ends
+/// the whole transaction can stop it, and otherwise the token goes again (`undo_issue`).
 fn apply_claim(connection: &Connection, claim: &CodeClaim) -> StoreResult<Claim> {
     let Some(code) = reads::find_auth_code(connection, &claim.code_hash)? else {
         return Ok(Claim::Refused(None));
@@ -37,11 +38,42 @@ fn apply_claim(connection: &Connection, claim: &CodeClaim) -> StoreResult<Claim>
     if !claim.admits(&code) {
         return Ok(Claim::Refused(Some(code)));
     }
-    let token = claim.token_from(&code);
-    match redeem(connection, &token, claim.now).map_err(map_err)? {
-        Written::Redemption(Redemption::Issued) => Ok(Claim::Issued(code)),
-        _ => Ok(Claim::Replayed),
+    if code.redeemed_at.is_some() {
+        revoke_code_tokens(connection, &code.code_hash, claim.now).map_err(map_err)?;
+        return Ok(Claim::Replayed);
     }
+    let token = claim.token_from(&code);
+    insert_access_token(connection, &token).map_err(map_err)?;
+    match mark_redeemed(connection, &token, claim.now) {
+        Ok(1) => Ok(Claim::Issued(code)),
+        Ok(_) => Err(undo_issue(
+            connection,
+            &token,
+            StoreError::Internal("a code read unclaimed was claimed within its group".into()),
+        )),
+        Err(err) => Err(undo_issue(connection, &token, map_err(err))),
+    }
+}
+
+/// Deletes the token of a claim that failed after inserting it, unless the failure ended
+/// the transaction (which undid the insert too); returns the claim's error. If even the
+/// delete fails, the transaction is rolled back, and with it the whole group, rather
+/// than commit a token whose code stays redeemable.
+fn undo_issue(connection: &Connection, token: &AccessTokenRecord, err: StoreError) -> StoreError {
+    if connection.is_autocommit() {
+        return err;
+    }
+    let undone = connection
+        .prepare_cached("DELETE FROM access_tokens WHERE token_hash = ?1")
+        .and_then(|mut statement| statement.execute([&token.token_hash]));
+    if let Err(undo) = undone {
+        log::error!("undoing a failed claim: {undo}; rolling its group back");
+        if let Err(rollback) = connection.execute_batch("ROLLBACK") {
+            log::error!("rollback: {rollback}");
+        }
+        return map_err(undo);
+    }
+    err
 }
 
 fn apply_write(connection: &Connection, op: &WriteOp) -> StoreResult<Written> {
@@ -111,19 +143,28 @@ fn redeem(
     t: &AccessTokenRecord,
     now: Millis,
 ) -> rusqlite::Result<Written> {
-    let claimed = connection
-        .prepare_cached(
-            "UPDATE auth_codes SET redeemed_at = ?1, token_hash = ?2
-             WHERE code_hash = ?3 AND redeemed_at IS NULL",
-        )?
-        .execute(params![now, t.token_hash, t.code_hash])?;
-    if claimed == 1 {
+    if mark_redeemed(connection, t, now)? == 1 {
         insert_access_token(connection, t)?;
         Ok(Written::Redemption(Redemption::Issued))
     } else {
         revoke_code_tokens(connection, &t.code_hash, now)?;
         Ok(Written::Redemption(Redemption::Replayed))
     }
+}
+
+/// Marks the code of `t` redeemed by `t`, if no token redeemed it yet: the number of rows
+/// claimed, 1 or 0.
+fn mark_redeemed(
+    connection: &Connection,
+    t: &AccessTokenRecord,
+    now: Millis,
+) -> rusqlite::Result<usize> {
+    connection
+        .prepare_cached(
+            "UPDATE auth_codes SET redeemed_at = ?1, token_hash = ?2
+             WHERE code_hash = ?3 AND redeemed_at IS NULL",
+        )?
+        .execute(params![now, t.token_hash, t.code_hash])
 }
 
 fn insert_access_token(connection: &Connection, t: &AccessTokenRecord) -> rusqlite::Result<()> {
