@@ -29,8 +29,9 @@ pub(super) fn writes_more_than_once(write: &GroupWrite) -> bool {
 /// Inside the group's transaction nothing else writes, so the code as read is the code as
 /// claimed: a replay is known before anything is written (RFC 6749 §4.1.2), and a claim
 /// writes the token first. If that INSERT fails, SQLite undoes it alone and nothing else
-/// was written; the UPDATE after it changes a row just read, so only a fault that ends
-/// the whole transaction can stop it, and otherwise the token goes again (`undo_issue`).
+/// was written. The UPDATE after it changes a row just read, so only a fault that ends
+/// the whole transaction should stop it; if anything else does, `undo_issue` deletes the
+/// token again.
 fn apply_claim(connection: &Connection, claim: &CodeClaim) -> StoreResult<Claim> {
     let Some(code) = reads::find_auth_code(connection, &claim.code_hash)? else {
         return Ok(Claim::Refused(None));
