@@ -5,6 +5,8 @@
 # Installs wrk (Debian) when missing, builds in release mode, then on 127.0.0.1 only:
 #   baseline          examples/bench_baseline.rs: the exchange's request and response shape,
 #                     no storage; every other result is also given as a ratio to it
+#   node-oidc-provider  bench/oidc-provider/server.mjs, in memory: the same exchange at its
+#                     /token, when node and npm are installed (packages from its lockfile)
 #   SQLite            `serve --sandbox` on a fresh database: authorization codes, token
 #                     exchange (one fresh code per request), introspection
 #   PostgreSQL        authorization codes and exchange again, when 127.0.0.1:5432 answers
@@ -24,6 +26,7 @@
 #   BENCH_CONNECTIONS  wrk -c [64]   BENCH_THREADS  wrk -t [2]
 #   BENCH_QUICK=1   3 s phases and LONG_SECONDS=10: checks the harness works
 #   BENCH_POSTGRES=0  skip PostgreSQL even when it is reachable
+#   BENCH_OIDC=0    skip node-oidc-provider
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -169,11 +172,14 @@ mint() {
 }
 
 # exchange URL CODES SECONDS [SCENARIO]: exchanges the codes in file CODES for SECONDS;
-# sets exchanged (201s) and sizing_rate, the rate to mint for next time: 201s per second,
+# sets exchanged (2xx) and sizing_rate, the rate to mint for next time: 2xx per second,
 # or every answer per second when codes ran out (an overestimate, as failures are cheap).
+# exchange_script and exchange_path name the wrk script and the endpoint.
+exchange_script=exchange.lua
+exchange_path=/v1/obie/tokens
 exchange() {
     local url="$1" codes="$2" seconds="$3" scenario="${4:-}"
-    run_wrk exchange.lua "$url/v1/obie/tokens" "$seconds" BENCH_INPUT="$codes"
+    run_wrk "$exchange_script" "$url$exchange_path" "$seconds" BENCH_INPUT="$codes"
     exchanged=$(( $(get requests) - $(get non2xx) ))
     if [ "$(get exhausted)" -gt 0 ]; then
         sizing_rate="$(get rps)"
@@ -233,6 +239,30 @@ baseline_rps="$(get rps)"
 stop_server "$baseline_pid"
 
 # ---------------------------------------------------------------------------------------
+# node-oidc-provider (bench/oidc-provider/server.mjs), in memory: the same exchange of one
+# fresh code per request, at its own /token. Its codes are minted the same way, but through
+# its models rather than an API of the same shape, so only the exchange is a row.
+oidc_note="node-oidc-provider: not run (node and npm are needed)"
+oidc_rps=""
+if [ "${BENCH_OIDC:-1}" = 0 ]; then
+    oidc_note="node-oidc-provider: skipped (BENCH_OIDC=0)"
+elif command -v node >/dev/null && command -v npm >/dev/null; then
+    step "node-oidc-provider: the same exchange, in memory"
+    (cd "$here/oidc-provider" && npm ci --ignore-scripts --no-audit --no-fund --silent)
+    start_server oidc-provider node "$here/oidc-provider/server.mjs"
+    oidc_pid="$server_pid"
+    mint "$server_url" "$probe" "$workdir/codes"
+    exchange_script=oidc_exchange.lua exchange_path=/token
+    exchange "$server_url" "$workdir/codes" "$probe" # warm-up, and the rate to mint for
+    fresh_codes "$server_url" "$duration" "$sizing_rate" "$workdir/codes"
+    exchange "$server_url" "$workdir/codes" "$duration" "token exchange, node-oidc-provider (in memory)"
+    exchange_script=exchange.lua exchange_path=/v1/obie/tokens
+    oidc_rps="$(get rps)"
+    stop_server "$oidc_pid"
+    oidc_note="node-oidc-provider: $(node -p "require('$here/oidc-provider/node_modules/oidc-provider/package.json').version") on Node $(node --version), one process, its store an unbounded in-memory map"
+fi
+
+# ---------------------------------------------------------------------------------------
 step "SQLite: serve --sandbox on a fresh database"
 sqlite_args=(serve --sandbox --bind 127.0.0.1:0 --database-url "sqlite://$workdir/bench.db"
     --auth-code-ttl "$code_ttl" --auth-failure-limit 0)
@@ -241,6 +271,7 @@ sqlite_pid="$server_pid"
 sqlite_url="$server_url"
 exchange_phase "$sqlite_url" SQLite
 sqlite_exchange_rate="$sizing_rate"
+sqlite_exchange_row_rps="$(get rps)"
 
 step "SQLite: introspection"
 mint "$sqlite_url" "$probe" "$workdir/codes"
@@ -318,12 +349,18 @@ mib() { calc "$1 / 1024" %.1f; }
     echo "- ${duration} s per phase; requests/s counts every answered request; latencies are wrk's, from sending to the complete response; non-2xx counts responses with status ≥ 400; peak RSS is the server's VmHWM (its peak since start: SQLite rows share one server)."
     echo "- Long exchange: ${long_seconds} s in ten slices of ${slice} s on one growing SQLite database, fresh codes minted before each slice: last tenth / first tenth = **$long_ratio**; $long_total tokens exchanged in ${long_seconds_run} s of exchange; $long_exhausted requests ran out of codes."
     echo "- $pg_note."
+    if [ -n "$oidc_rps" ]; then
+        echo "- $oidc_note: obie-tokens' token exchange on SQLite ran at **$(calc "$sqlite_exchange_row_rps / $oidc_rps" %.1f)×** its rate."
+    else
+        echo "- $oidc_note."
+    fi
     echo
     echo "Commands (from the repository root; BENCH_LUA_DIR=bench/lua, BENCH_THREADS=$threads; URLs on 127.0.0.1, port chosen by the OS):"
     echo
     echo '```sh'
     echo "BENCH_QUICK=${BENCH_QUICK:-0} BENCH_DURATION=$duration LONG_SECONDS=$long_seconds make bench"
     echo "RUST_LOG=warn,obie_tokens::app=info target/release/examples/bench_baseline"
+    if [ -n "$oidc_rps" ]; then echo "node bench/oidc-provider/server.mjs"; fi
     echo "RUST_LOG=warn,obie_tokens::app=info target/release/obie-tokens ${sqlite_args[*]/$workdir/\$TMP}"
     for command in "${commands[@]}"; do echo "${command//$workdir/\$TMP}"; done | sed -E 's#http://127\.0\.0\.1:[0-9]+#http://$ADDR#' 
     echo '```'
