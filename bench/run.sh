@@ -246,9 +246,12 @@ oidc_note="node-oidc-provider: not run (node and npm are needed)"
 oidc_rps=""
 if [ "${BENCH_OIDC:-1}" = 0 ]; then
     oidc_note="node-oidc-provider: skipped (BENCH_OIDC=0)"
-elif command -v node >/dev/null && command -v npm >/dev/null; then
+elif ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    note "node-oidc-provider: skipped, node and npm are not installed"
+elif ! (cd "$here/oidc-provider" && npm ci --ignore-scripts --no-audit --no-fund --silent); then
+    oidc_note="node-oidc-provider: not run (npm ci in bench/oidc-provider failed)"
+else
     step "node-oidc-provider: the same exchange, in memory"
-    (cd "$here/oidc-provider" && npm ci --ignore-scripts --no-audit --no-fund --silent)
     start_server oidc-provider node "$here/oidc-provider/server.mjs"
     oidc_pid="$server_pid"
     mint "$server_url" "$probe" "$workdir/codes"
