@@ -7,27 +7,9 @@ dofile(os.getenv("BENCH_LUA_DIR") .. "/common.lua")
 wrk.path = "/v1/obie/tokens"
 wrk.headers["ccg_token"] = "good-access-token"
 
-local codes, next_code, prefix
--- As long as a real code (43 characters), so the baseline sees the same request size.
-local DUMMY_CODE = string.rep("0", 43)
-exhausted = 0
-
-function init(args)
-  codes = load_slice(os.getenv("BENCH_INPUT"))
-  next_code = 1
-  prefix = request_prefix()
-end
-
-function request()
-  local code = codes[next_code]
-  if code then
-    next_code = next_code + 1
-  else
-    code = DUMMY_CODE
-    exhausted = exhausted + 1
-  end
-  return post(prefix, '{"auth_code":"' .. code .. '","redirect_uri":"https://www.google.com"}')
-end
+exchange_with(function(code)
+  return '{"auth_code":"' .. code .. '","redirect_uri":"https://www.google.com"}'
+end)
 
 local out = nil
 if os.getenv("BENCH_RECORD_DIR") then
