@@ -35,7 +35,7 @@ openapi: ## Rewrite openapi/openapi.json from the code (bless a contract change)
 contract: ## Lint the OpenAPI document, run schemathesis, generated clients and Swagger UI against a live server
 	tests/contract/run.sh
 
-bench: ## Benchmark the token flow against a bare actix-web baseline (BENCH_QUICK=1: quick check)
+bench: ## Benchmark the token flow against a bare actix-web baseline and node-oidc-provider (BENCH_QUICK=1: quick check)
 	bench/run.sh
 
 soak: ## Drive the full flow mix at a release server on loopback for SOAK_SECONDS (120); fails on errors or RSS growth
