@@ -48,39 +48,29 @@ function post(prefix, body)
   return prefix .. "Content-Length: " .. #body .. "\r\n\r\n" .. body
 end
 
--- The exchange scripts' codes: thread id's slice of BENCH_INPUT, each used once. When the
--- slice runs out, next_fresh_code() returns a dummy code as long as a real one (43
--- characters, so every request has the same size; it is answered 4xx) and counts it in
--- the global `exhausted`, which done() reports.
-local fresh_codes, next_code = {}, 1
+-- Defines init() and request() for an exchange script: every request carries the next
+-- fresh code of thread id's slice of BENCH_INPUT, each used once, in the body that
+-- body_of(code) builds. When the slice runs out, a dummy code as long as a real one (43
+-- characters, so every request has the same size; it is answered 4xx) goes instead and is
+-- counted in the global `exhausted`, which done() reports.
 local DUMMY_CODE = string.rep("0", 43)
 exhausted = 0
 
-function load_fresh_codes()
-  fresh_codes = load_slice(os.getenv("BENCH_INPUT"))
-  next_code = 1
-end
-
-function next_fresh_code()
-  local code = fresh_codes[next_code]
-  if code then
-    next_code = next_code + 1
-    return code
-  end
-  exhausted = exhausted + 1
-  return DUMMY_CODE
-end
-
--- Defines init() and request() for an exchange script: every request carries the next
--- fresh code, in the body that body_of(code) builds.
 function exchange_with(body_of)
-  local prefix
+  local prefix, codes, next_code
   function init(args)
-    load_fresh_codes()
+    codes, next_code = load_slice(os.getenv("BENCH_INPUT")), 1
     prefix = request_prefix()
   end
   function request()
-    return post(prefix, body_of(next_fresh_code()))
+    local code = codes[next_code]
+    if code then
+      next_code = next_code + 1
+    else
+      code = DUMMY_CODE
+      exhausted = exhausted + 1
+    end
+    return post(prefix, body_of(code))
   end
 end
 

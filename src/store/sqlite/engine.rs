@@ -14,7 +14,7 @@ use tokio::sync::oneshot;
 use super::checkpoint::CatchUp;
 use super::map_err;
 use super::syncer::{Durability, Pending, Reply};
-use super::writes::{apply, writes_more_than_once};
+use super::writes::{apply, rollback, writes_more_than_once};
 use crate::store::writes::{GroupWrite, WriteOp, Written};
 use crate::store::{CodeClaim, StoreError, StoreResult};
 
@@ -207,14 +207,6 @@ fn run_cached(connection: &Connection, sql: &str) -> StoreResult<()> {
         .and_then(|mut statement| statement.execute([]))
         .map(drop)
         .map_err(map_err)
-}
-
-fn rollback(connection: &Connection) {
-    if !connection.is_autocommit()
-        && let Err(err) = connection.execute_batch("ROLLBACK")
-    {
-        log::error!("rollback of a failed group: {err}");
-    }
 }
 
 #[cfg(test)]

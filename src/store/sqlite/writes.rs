@@ -69,12 +69,19 @@ fn undo_issue(connection: &Connection, token: &AccessTokenRecord, err: StoreErro
         .and_then(|mut statement| statement.execute([&token.token_hash]));
     if let Err(undo) = undone {
         log::error!("undoing a failed claim: {undo}; rolling its group back");
-        if let Err(rollback) = connection.execute_batch("ROLLBACK") {
-            log::error!("rollback: {rollback}");
-        }
+        rollback(connection);
         return map_err(undo);
     }
     err
+}
+
+/// Rolls back the group's transaction, if one is still open.
+pub(super) fn rollback(connection: &Connection) {
+    if !connection.is_autocommit()
+        && let Err(err) = connection.execute_batch("ROLLBACK")
+    {
+        log::error!("rollback of a failed group: {err}");
+    }
 }
 
 fn apply_write(connection: &Connection, op: &WriteOp) -> StoreResult<Written> {
