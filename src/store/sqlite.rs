@@ -13,6 +13,7 @@ mod engine;
 mod migrate;
 mod reads;
 mod syncer;
+mod wal_writes;
 mod writes;
 
 use std::path::PathBuf;
@@ -84,7 +85,9 @@ fn connect(path: Option<PathBuf>) -> anyhow::Result<Connection> {
             let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
                 | OpenFlags::SQLITE_OPEN_CREATE
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-            Connection::open_with_flags(path, flags)?
+            // The only connection that writes WAL frames gathers them (`wal_writes`).
+            wal_writes::register()?;
+            Connection::open_with_flags_and_vfs(path, flags, wal_writes::VFS_NAME)?
         }
     };
     if path.is_some() {
