@@ -406,6 +406,19 @@ mod tests {
         }
     }
 
+    /// Commits `rows` rows in one transaction.
+    fn commit_rows(connection: &Connection, first: i64, rows: i64) {
+        connection.execute_batch("BEGIN").unwrap();
+        insert(connection, first, rows);
+        connection.execute_batch("COMMIT").unwrap();
+    }
+
+    fn integrity(connection: &Connection) -> String {
+        connection
+            .query_row("PRAGMA integrity_check", [], |row| row.get(0))
+            .unwrap()
+    }
+
     fn count(connection: &Connection) -> i64 {
         connection
             .query_row("SELECT count(*) FROM t", [], |row| row.get(0))
@@ -418,9 +431,7 @@ mod tests {
         let connection = gathering(&dir.path().join("t.db"));
         for round in 0..5 {
             let before = runs_written();
-            connection.execute_batch("BEGIN").unwrap();
-            insert(&connection, round * 20, 20);
-            connection.execute_batch("COMMIT").unwrap();
+            commit_rows(&connection, round * 20, 20);
             // Twenty 1 KiB rows change at least five pages: ten writes without the VFS.
             assert_eq!(runs_written() - before, 1, "round {round}");
         }
@@ -432,15 +443,10 @@ mod tests {
         let path = dir.path().join("t.db");
         let connection = gathering(&path);
         // About 600 KiB of frames: several chunks, none of them a multiple of 128 KiB.
-        connection.execute_batch("BEGIN").unwrap();
-        insert(&connection, 0, 600);
-        connection.execute_batch("COMMIT").unwrap();
+        commit_rows(&connection, 0, 600);
         let other = Connection::open(&path).unwrap();
         assert_eq!(count(&other), 600);
-        let check: String = other
-            .query_row("PRAGMA integrity_check", [], |row| row.get(0))
-            .unwrap();
-        assert_eq!(check, "ok");
+        assert_eq!(integrity(&other), "ok");
     }
 
     #[test]
@@ -450,9 +456,7 @@ mod tests {
         let connection = gathering(&path);
         let other = Connection::open(&path).unwrap();
         for round in 0..40 {
-            connection.execute_batch("BEGIN").unwrap();
-            insert(&connection, round * 25, 25);
-            connection.execute_batch("COMMIT").unwrap();
+            commit_rows(&connection, round * 25, 25);
             assert_eq!(count(&other), (round + 1) * 25, "round {round}");
             if round % 10 == 9 {
                 other
@@ -464,10 +468,7 @@ mod tests {
         drop(other);
         let reopened = Connection::open(&path).unwrap();
         assert_eq!(count(&reopened), 1000);
-        let check: String = reopened
-            .query_row("PRAGMA integrity_check", [], |row| row.get(0))
-            .unwrap();
-        assert_eq!(check, "ok");
+        assert_eq!(integrity(&reopened), "ok");
     }
 
     #[test]
@@ -495,9 +496,6 @@ mod tests {
         let other = Connection::open(&path).unwrap();
         assert_eq!(count(&other), 210);
         drop(connection);
-        let check: String = other
-            .query_row("PRAGMA integrity_check", [], |row| row.get(0))
-            .unwrap();
-        assert_eq!(check, "ok");
+        assert_eq!(integrity(&other), "ok");
     }
 }
