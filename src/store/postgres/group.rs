@@ -22,8 +22,8 @@ use crate::store::{Claim, StoreError, StoreResult};
 
 /// Most writes one group takes, bounding the size of its statements and of a retry alone.
 const MAX_GROUP: usize = 1024;
-/// Groups in flight at once: with two, one commits while the next gathers. Not tuned
-/// further: the shared two-core machine was too noisy to compare counts.
+/// Groups in flight at once: with two, one commits while the next gathers. Four were no
+/// faster (README "Performance").
 pub(super) const COMMITTERS: usize = 2;
 
 /// The answer for each write of a group, by position; `None` until its part has run.
