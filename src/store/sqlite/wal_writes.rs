@@ -361,7 +361,7 @@ unsafe extern "C" fn device_characteristics(file: *mut ffi::sqlite3_file) -> c_i
 #[cfg(test)]
 mod tests {
     use std::cell::Cell;
-    use std::path::Path;
+    use std::path::{Path, PathBuf};
 
     use rusqlite::{Connection, OpenFlags, params};
 
@@ -396,6 +396,15 @@ mod tests {
         connection
     }
 
+    /// A new database in a folder removed when the first is dropped, and a connection
+    /// through this VFS.
+    fn fresh() -> (tempfile::TempDir, PathBuf, Connection) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let connection = gathering(&path);
+        (dir, path, connection)
+    }
+
     /// Inserts `rows` rows of 1 KiB, spread so that several pages change.
     fn insert(connection: &Connection, first: i64, rows: i64) {
         let mut statement = connection
@@ -413,10 +422,14 @@ mod tests {
         connection.execute_batch("COMMIT").unwrap();
     }
 
-    fn integrity(connection: &Connection) -> String {
-        connection
+    /// Another connection, through the default VFS, finds `rows` rows and an intact file.
+    fn assert_holds(path: &Path, rows: i64) {
+        let other = Connection::open(path).unwrap();
+        assert_eq!(count(&other), rows);
+        let check: String = other
             .query_row("PRAGMA integrity_check", [], |row| row.get(0))
-            .unwrap()
+            .unwrap();
+        assert_eq!(check, "ok");
     }
 
     fn count(connection: &Connection) -> i64 {
@@ -427,8 +440,7 @@ mod tests {
 
     #[test]
     fn a_commit_reaches_its_wal_in_one_write() {
-        let dir = tempfile::tempdir().unwrap();
-        let connection = gathering(&dir.path().join("t.db"));
+        let (_dir, _path, connection) = fresh();
         for round in 0..5 {
             let before = runs_written();
             commit_rows(&connection, round * 20, 20);
@@ -439,21 +451,15 @@ mod tests {
 
     #[test]
     fn a_commit_larger_than_one_write_arrives_whole() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.db");
-        let connection = gathering(&path);
+        let (_dir, path, connection) = fresh();
         // About 600 KiB of frames: several chunks, none of them a multiple of 128 KiB.
         commit_rows(&connection, 0, 600);
-        let other = Connection::open(&path).unwrap();
-        assert_eq!(count(&other), 600);
-        assert_eq!(integrity(&other), "ok");
+        assert_holds(&path, 600);
     }
 
     #[test]
     fn every_commit_is_visible_to_another_connection_at_once_and_after_reopening() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.db");
-        let connection = gathering(&path);
+        let (_dir, path, connection) = fresh();
         let other = Connection::open(&path).unwrap();
         for round in 0..40 {
             commit_rows(&connection, round * 25, 25);
@@ -466,16 +472,12 @@ mod tests {
         }
         drop(connection);
         drop(other);
-        let reopened = Connection::open(&path).unwrap();
-        assert_eq!(count(&reopened), 1000);
-        assert_eq!(integrity(&reopened), "ok");
+        assert_holds(&path, 1000);
     }
 
     #[test]
     fn a_rolled_back_transaction_that_spilled_frames_leaves_no_trace() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.db");
-        let connection = gathering(&path);
+        let (_dir, path, connection) = fresh();
         // A page cache of a few pages spills a large transaction's pages into the WAL
         // before its commit, and a later one rewrites frames of its own.
         connection.pragma_update(None, "cache_size", 4).unwrap();
@@ -493,9 +495,6 @@ mod tests {
             .unwrap();
         connection.execute_batch("COMMIT").unwrap();
 
-        let other = Connection::open(&path).unwrap();
-        assert_eq!(count(&other), 210);
-        drop(connection);
-        assert_eq!(integrity(&other), "ok");
+        assert_holds(&path, 210);
     }
 }
