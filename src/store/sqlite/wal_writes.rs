@@ -3,13 +3,13 @@
 //!
 //! SQLite writes each WAL frame with two system calls, its 24-byte header and then the page.
 //! A group commit writes about 27 frames, and writing them took 18 % of the server's samples
-//! in a profile of the exchange (README "Performance"). Here writes to the WAL at consecutive offsets are gathered in
-//! memory and written as one run before anything else touches the WAL file, and at the
-//! latest when the commit publishes its frames: SQLite calls `xShmBarrier` on the database
-//! file between writing the two copies of the wal-index header (`walIndexWriteHdr`), and a
-//! reader trusts a frame only once both copies agree. So every frame another connection
-//! (the checkpoint thread's) can see is in the file, and the sync thread's `fdatasync`,
-//! which runs after the commit, covers it (SPEC §6).
+//! in a profile of the exchange (README "Performance"). Here writes to the WAL at consecutive
+//! offsets are gathered in memory and written as one run before anything else touches the
+//! WAL file, and at the latest when the commit publishes its frames: SQLite calls
+//! `xShmBarrier` on the database file between writing the two copies of the wal-index header
+//! (`walIndexWriteHdr`), and a reader trusts a frame only once both copies agree. So every
+//! frame another connection (the checkpoint thread's) can see is in the file, and the sync
+//! thread's `fdatasync`, which runs after the commit, covers it (SPEC §6).
 //!
 //! A run that fails to write at that barrier cannot be reported to SQLite (`xShmBarrier`
 //! returns nothing), and the header must not be published over frames that are not in the
