@@ -237,7 +237,6 @@ unsafe extern "C" fn close(file: *mut ffi::sqlite3_file) -> c_int {
         }
         let (inner, methods) = inner(file);
         let rc = methods.xClose.expect("every file closes")(inner);
-        (*shim).base.pMethods = ptr::null();
         if written != ffi::SQLITE_OK {
             written
         } else {
@@ -280,7 +279,9 @@ unsafe extern "C" fn write(
     }
 }
 
-/// Defines a method that writes out the file's run, then does what the inner file does.
+/// Defines a method that writes out the file's run, then does what the inner file does. Only
+/// a WAL file holds a run: for the database file (the `xShm*` methods, locks, fetches) the
+/// first step does nothing.
 macro_rules! after_run {
     ($name:ident, $method:ident ( $($arg:ident : $ty:ty),* )) => {
         unsafe extern "C" fn $name(file: *mut ffi::sqlite3_file $(, $arg: $ty)*) -> c_int {
@@ -309,25 +310,10 @@ after_run!(unlock, xUnlock(level: c_int));
 after_run!(check_reserved_lock, xCheckReservedLock(out: *mut c_int));
 after_run!(file_control, xFileControl(op: c_int, arg: *mut c_void));
 after_run!(shm_map, xShmMap(page: c_int, page_size: c_int, extend: c_int, out: *mut *mut c_void));
+after_run!(shm_lock, xShmLock(offset: c_int, n: c_int, flags: c_int));
 after_run!(shm_unmap, xShmUnmap(delete: c_int));
 after_run!(fetch, xFetch(offset: i64, amount: c_int, out: *mut *mut c_void));
 after_run!(unfetch, xUnfetch(offset: i64, page: *mut c_void));
-
-unsafe extern "C" fn shm_lock(
-    file: *mut ffi::sqlite3_file,
-    offset: c_int,
-    n: c_int,
-    flags: c_int,
-) -> c_int {
-    // SAFETY: `file` is one of ours; the arguments are SQLite's, passed on as given.
-    unsafe {
-        let (inner, methods) = inner(file);
-        match methods.xShmLock {
-            Some(method) => method(inner, offset, n, flags),
-            None => ffi::SQLITE_IOERR,
-        }
-    }
-}
 
 unsafe extern "C" fn shm_barrier(file: *mut ffi::sqlite3_file) {
     // SAFETY: as in `after_run!`. This is where a commit's frames reach the file.
@@ -363,9 +349,7 @@ mod tests {
     use std::cell::Cell;
     use std::path::{Path, PathBuf};
 
-    use rusqlite::{Connection, OpenFlags, params};
-
-    use super::*;
+    use rusqlite::{Connection, params};
 
     thread_local! {
         /// Runs this thread's connections wrote to their WAL files.
@@ -376,20 +360,9 @@ mod tests {
         RUNS_WRITTEN.with(Cell::get)
     }
 
-    /// A connection through this VFS, set up as the store's is.
+    /// The store's connection (`connect`, through this VFS), with a table of test rows.
     fn gathering(path: &Path) -> Connection {
-        register().unwrap();
-        let connection =
-            Connection::open_with_flags_and_vfs(path, OpenFlags::default(), VFS_NAME).unwrap();
-        connection
-            .pragma_update(None, "journal_mode", "WAL")
-            .unwrap();
-        connection
-            .pragma_update(None, "synchronous", "NORMAL")
-            .unwrap();
-        connection
-            .pragma_update(None, "wal_autocheckpoint", 0)
-            .unwrap();
+        let connection = super::super::connect(Some(path.to_owned())).unwrap();
         connection
             .execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, payload BLOB NOT NULL)")
             .unwrap();
