@@ -13,6 +13,7 @@ mod engine;
 mod migrate;
 mod reads;
 mod syncer;
+mod token_ids;
 mod wal_writes;
 mod writes;
 
@@ -103,6 +104,7 @@ fn connect(path: Option<PathBuf>) -> anyhow::Result<Connection> {
     connection.busy_timeout(Duration::from_secs(5))?;
     connection.set_prepared_statement_cache_capacity(64);
     migrate::migrate(&mut connection)?;
+    token_ids::prepare(&connection)?;
     Ok(connection)
 }
 

@@ -14,6 +14,7 @@ use tokio::sync::oneshot;
 use super::checkpoint::CatchUp;
 use super::map_err;
 use super::syncer::{Durability, Pending, Reply};
+use super::token_ids::Merger;
 use super::writes::{apply, rollback, writes_more_than_once};
 use crate::store::writes::{GroupWrite, WriteOp, Written};
 use crate::store::{CodeClaim, StoreError, StoreResult};
@@ -111,6 +112,7 @@ fn serve(
     catch_up: &CatchUp,
 ) {
     let mut group: Vec<(Box<GroupWrite>, Reply)> = Vec::with_capacity(MAX_GROUP);
+    let mut merger = Merger::default();
     while let Ok(first) = queue.recv() {
         let mut next = Some(first);
         let mut taken = 0;
@@ -128,6 +130,7 @@ fn serve(
         if !group.is_empty() {
             durability.answer(commit_group(connection, &mut group));
         }
+        merger.step(connection);
         catch_up.finish_if_asked(connection);
     }
 }
@@ -217,6 +220,7 @@ mod tests {
     fn database() -> Connection {
         let mut connection = Connection::open_in_memory().unwrap();
         super::super::migrate::migrate(&mut connection).unwrap();
+        super::super::token_ids::prepare(&connection).unwrap();
         connection
     }
 

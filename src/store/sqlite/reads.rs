@@ -5,6 +5,7 @@
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::map_err;
+use super::token_ids::by_hash;
 use crate::store::sql::{json_list, parse_list};
 use crate::store::{
     AccessTokenRecord, AuthCodeRecord, CcgTokenRecord, ConsumerRecord, Millis, PspRecord,
@@ -199,9 +200,12 @@ pub(super) fn find_access_token(
     connection: &Connection,
     token_hash: &str,
 ) -> StoreResult<Option<AccessTokenRecord>> {
-    let sql = "SELECT token_hash, code_hash, client_id, fi_reference_id, psp_id, scope,
-                 consent_id, psu_account_id, issued_at, expires_at, revoked_at
-               FROM access_tokens WHERE token_hash = ?1";
+    let sql = concat!(
+        "SELECT token_hash, code_hash, client_id, fi_reference_id, psp_id, scope,
+           consent_id, psu_account_id, issued_at, expires_at, revoked_at
+         FROM access_tokens WHERE ",
+        by_hash!()
+    );
     find(connection, sql, token_hash, |row| {
         Ok(AccessTokenRecord {
             token_hash: row.get(0)?,
@@ -219,25 +223,31 @@ pub(super) fn find_access_token(
     })
 }
 
-/// The tables a sweep clears, each with the key that names a row.
-pub(super) const SWEPT_TABLES: [(&str, &str); 3] = [
-    ("auth_codes", "code_hash"),
-    ("access_tokens", "id"),
-    ("ccg_tokens", "token_hash"),
+/// The tables a sweep clears, each with the key that names a row and what it keeps even
+/// when expired. The newest access token stays, so a new token's id is never one already
+/// merged into `access_token_ids` (`token_ids`): SQLite gives a new row the largest id + 1.
+pub(super) const SWEPT_TABLES: [(&str, &str, &str); 3] = [
+    ("auth_codes", "code_hash", ""),
+    (
+        "access_tokens",
+        "id",
+        "AND id < (SELECT max(id) FROM access_tokens)",
+    ),
+    ("ccg_tokens", "token_hash", ""),
 ];
 
 /// Deletes up to `SWEEP_STEP` rows of `table` expired before `before`; returns how many.
 pub(super) fn sweep_step(
     connection: &Connection,
-    (table, key): (&str, &str),
+    (table, key, kept): (&str, &str, &str),
     before: Millis,
 ) -> StoreResult<u64> {
-    if !SWEPT_TABLES.contains(&(table, key)) {
+    if !SWEPT_TABLES.contains(&(table, key, kept)) {
         return Err(StoreError::Internal(format!("not a swept table: {table}")));
     }
     let sql = format!(
         "DELETE FROM {table} WHERE {key} IN
-           (SELECT {key} FROM {table} WHERE expires_at < ?1 LIMIT ?2)"
+           (SELECT {key} FROM {table} WHERE expires_at < ?1 {kept} LIMIT ?2)"
     );
     execute(connection, &sql, params![before, SWEEP_STEP]).map(|n| n as u64)
 }

@@ -1,8 +1,9 @@
 //! The flow's writes on SQLite, one prepared statement each, run inside the engine's group
 //! transaction.
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
+use super::token_ids::by_hash;
 use super::{map_err, reads};
 use crate::store::writes::{GroupWrite, WriteOp, Written};
 use crate::store::{AccessTokenRecord, AuthCodeRecord, CcgTokenRecord, Millis, Redemption};
@@ -44,15 +45,15 @@ fn apply_claim(connection: &Connection, claim: &CodeClaim) -> StoreResult<Claim>
         return Ok(Claim::Replayed);
     }
     let token = claim.token_from(&code);
-    insert_access_token(connection, &token).map_err(map_err)?;
+    let token_id = insert_access_token(connection, &token).map_err(map_err)?;
     match mark_redeemed(connection, &token, claim.now) {
         Ok(1) => Ok(Claim::Issued(code)),
         Ok(_) => Err(undo_issue(
             connection,
-            &token,
+            token_id,
             StoreError::Internal("a code read unclaimed was claimed within its group".into()),
         )),
-        Err(err) => Err(undo_issue(connection, &token, map_err(err))),
+        Err(err) => Err(undo_issue(connection, token_id, map_err(err))),
     }
 }
 
@@ -60,13 +61,13 @@ fn apply_claim(connection: &Connection, claim: &CodeClaim) -> StoreResult<Claim>
 /// the transaction (which undid the insert too); returns the claim's error. If even the
 /// delete fails, the transaction is rolled back, and with it the whole group, rather
 /// than commit a token whose code stays redeemable.
-fn undo_issue(connection: &Connection, token: &AccessTokenRecord, err: StoreError) -> StoreError {
+fn undo_issue(connection: &Connection, token_id: i64, err: StoreError) -> StoreError {
     if connection.is_autocommit() {
         return err;
     }
     let undone = connection
-        .prepare_cached("DELETE FROM access_tokens WHERE token_hash = ?1")
-        .and_then(|mut statement| statement.execute([&token.token_hash]));
+        .prepare_cached("DELETE FROM access_tokens WHERE id = ?1")
+        .and_then(|mut statement| statement.execute([token_id]));
     if let Err(undo) = undone {
         log::error!("undoing a failed claim: {undo}; rolling its group back");
         rollback(connection);
@@ -175,7 +176,9 @@ fn mark_redeemed(
         .execute(params![now, t.token_hash, t.code_hash])
 }
 
-fn insert_access_token(connection: &Connection, t: &AccessTokenRecord) -> rusqlite::Result<()> {
+/// Inserts `t`; returns its row's id. The row's trigger (`token_ids`) makes it findable by
+/// its hash.
+fn insert_access_token(connection: &Connection, t: &AccessTokenRecord) -> rusqlite::Result<i64> {
     connection
         .prepare_cached(
             "INSERT INTO access_tokens (token_hash, code_hash, client_id, fi_reference_id, psp_id,
@@ -195,7 +198,7 @@ fn insert_access_token(connection: &Connection, t: &AccessTokenRecord) -> rusqli
             t.expires_at,
             t.revoked_at
         ])?;
-    Ok(())
+    Ok(connection.last_insert_rowid())
 }
 
 fn revoke_code_tokens(
@@ -203,12 +206,19 @@ fn revoke_code_tokens(
     code_hash: &str,
     now: Millis,
 ) -> rusqlite::Result<Written> {
-    connection
-        .prepare_cached(
-            "UPDATE access_tokens SET revoked_at = ?1 WHERE revoked_at IS NULL
-               AND token_hash = (SELECT token_hash FROM auth_codes WHERE code_hash = ?2)",
-        )?
-        .execute(params![now, code_hash])?;
+    let issued: Option<String> = connection
+        .prepare_cached("SELECT token_hash FROM auth_codes WHERE code_hash = ?1")?
+        .query_row([code_hash], |row| row.get(0))
+        .optional()?
+        .flatten();
+    if let Some(token_hash) = issued {
+        connection
+            .prepare_cached(concat!(
+                "UPDATE access_tokens SET revoked_at = ?2 WHERE revoked_at IS NULL AND ",
+                by_hash!()
+            ))?
+            .execute(params![token_hash, now])?;
+    }
     Ok(Written::Done)
 }
 
@@ -219,10 +229,11 @@ fn revoke_access_token(
     now: Millis,
 ) -> rusqlite::Result<Written> {
     connection
-        .prepare_cached(
-            "UPDATE access_tokens SET revoked_at = ?1
-             WHERE token_hash = ?2 AND fi_reference_id = ?3 AND revoked_at IS NULL",
-        )?
-        .execute(params![now, token_hash, fi_reference_id])?;
+        .prepare_cached(concat!(
+            "UPDATE access_tokens SET revoked_at = ?2
+             WHERE fi_reference_id = ?3 AND revoked_at IS NULL AND ",
+            by_hash!()
+        ))?
+        .execute(params![token_hash, now, fi_reference_id])?;
     Ok(Written::Done)
 }
