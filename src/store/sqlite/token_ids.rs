@@ -14,7 +14,11 @@
 //! Only this process sees the recent table, so the SQLite store serves one process (the
 //! onboarding CLI touches no token); many replicas share PostgreSQL.
 
+use std::time::{Duration, Instant};
+
 use rusqlite::{Connection, OptionalExtension, params};
+
+use super::writes::rollback;
 
 /// Unmerged tokens that start a batch. A batch of `n` tokens into `access_token_ids` of `l`
 /// leaf pages writes about `l * (1 - e^(-n/l))` pages, so the larger the batch, the fewer
@@ -23,6 +27,9 @@ use rusqlite::{Connection, OptionalExtension, params};
 const MERGE_AT: i64 = 32_768;
 /// Most tokens merged in one step, so a step holds the store thread for well under 1 ms.
 const MERGE_STEP: i64 = 512;
+/// How long merging rests after a failure (a full disk, say), so that it does not retry,
+/// and log, after every round.
+const REST_AFTER_FAILURE: Duration = Duration::from_secs(1);
 
 /// This connection's half of the index, its triggers, and its rows rebuilt from the file.
 /// Run once per connection, after the migrations. A token whose hash another token has is
@@ -87,6 +94,7 @@ struct Batch {
 #[derive(Debug)]
 pub(super) struct Merger {
     batch: Option<Batch>,
+    resting_until: Option<Instant>,
     /// `MERGE_AT` and `MERGE_STEP`; smaller in tests.
     merge_at: i64,
     merge_step: i64,
@@ -96,6 +104,7 @@ impl Default for Merger {
     fn default() -> Self {
         Merger {
             batch: None,
+            resting_until: None,
             merge_at: MERGE_AT,
             merge_step: MERGE_STEP,
         }
@@ -104,16 +113,21 @@ impl Default for Merger {
 
 impl Merger {
     /// Merges the next few hundred recent tokens when a batch is due or under way. A
-    /// failure is logged and the batch starts over later: nothing depends on it but speed.
+    /// failure is logged and the batch starts over after a rest: until then the tokens are
+    /// still found in the recent table, so nothing but speed depends on the merge.
     pub(super) fn step(&mut self, connection: &Connection) {
+        if self
+            .resting_until
+            .is_some_and(|until| Instant::now() < until)
+        {
+            return;
+        }
+        self.resting_until = None;
         if let Err(err) = self.try_step(connection) {
-            log::warn!("merging access token ids: {err}");
-            if !connection.is_autocommit()
-                && let Err(err) = connection.execute_batch("ROLLBACK")
-            {
-                log::error!("rolling back a failed merge: {err}");
-            }
+            log::warn!("merging access token ids: {err}; trying again in {REST_AFTER_FAILURE:?}");
+            rollback(connection);
             self.batch = None;
+            self.resting_until = Some(Instant::now() + REST_AFTER_FAILURE);
         }
     }
 
@@ -235,6 +249,7 @@ mod tests {
     fn merger() -> Merger {
         Merger {
             batch: None,
+            resting_until: None,
             merge_at: MERGE_AT,
             merge_step: MERGE_STEP,
         }
@@ -351,6 +366,27 @@ mod tests {
         merge_all(&connection, &mut merger());
         assert_eq!(count(&connection, "access_token_ids"), total);
         assert!(all_found(&connection, 0..total));
+    }
+
+    #[test]
+    fn a_failed_merge_rests_and_later_finishes_while_every_token_stays_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let connection = open(&dir.path().join("t.db"));
+        issue(&connection, 0..MERGE_AT, 99);
+        connection.execute_batch("PRAGMA query_only = ON").unwrap();
+        let mut merger = merger();
+        merger.step(&connection);
+        assert!(merger.resting_until.is_some(), "a failure starts a rest");
+        assert!(connection.is_autocommit(), "the failed step is rolled back");
+        assert!(all_found(&connection, 0..MERGE_AT));
+
+        connection.execute_batch("PRAGMA query_only = OFF").unwrap();
+        merger.step(&connection);
+        assert_eq!(count(&connection, "access_token_ids"), 0, "still resting");
+        merger.resting_until = Some(Instant::now());
+        merge_all(&connection, &mut merger);
+        assert_eq!(count(&connection, "access_token_ids"), MERGE_AT);
+        assert!(all_found(&connection, 0..MERGE_AT));
     }
 
     #[test]
