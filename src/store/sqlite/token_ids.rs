@@ -311,10 +311,16 @@ mod tests {
         crate::store::sqlite::connect(Some(path.to_owned())).unwrap()
     }
 
-    #[test]
-    fn tokens_are_found_before_their_batch_is_due_and_after_it_is_merged() {
+    /// The store's connection to a new database file, kept while the folder lives.
+    fn fresh() -> (tempfile::TempDir, Connection) {
         let dir = tempfile::tempdir().unwrap();
         let connection = open(&dir.path().join("t.db"));
+        (dir, connection)
+    }
+
+    #[test]
+    fn tokens_are_found_before_their_batch_is_due_and_after_it_is_merged() {
+        let (_dir, connection) = fresh();
         let mut merger = merger();
         issue(&connection, 0..MERGE_AT - 1, 99);
         merger.step(&connection);
@@ -333,8 +339,7 @@ mod tests {
 
     #[test]
     fn tokens_issued_during_a_batch_wait_for_the_next_one() {
-        let dir = tempfile::tempdir().unwrap();
-        let connection = open(&dir.path().join("t.db"));
+        let (_dir, connection) = fresh();
         let mut merger = merger();
         issue(&connection, 0..MERGE_AT, 99);
         merger.step(&connection);
@@ -370,8 +375,7 @@ mod tests {
 
     #[test]
     fn a_failed_merge_rests_and_later_finishes_while_every_token_stays_found() {
-        let dir = tempfile::tempdir().unwrap();
-        let connection = open(&dir.path().join("t.db"));
+        let (_dir, connection) = fresh();
         issue(&connection, 0..MERGE_AT, 99);
         connection.execute_batch("PRAGMA query_only = ON").unwrap();
         let mut merger = merger();
@@ -391,8 +395,7 @@ mod tests {
 
     #[test]
     fn a_swept_token_leaves_no_id_and_a_new_token_never_reuses_a_merged_id() {
-        let dir = tempfile::tempdir().unwrap();
-        let connection = open(&dir.path().join("t.db"));
+        let (_dir, connection) = fresh();
         issue(&connection, 0..MERGE_AT, 5);
         merge_all(&connection, &mut merger());
         issue(&connection, MERGE_AT..MERGE_AT + 3, 5);
