@@ -35,7 +35,7 @@ const REST_AFTER_FAILURE: Duration = Duration::from_secs(1);
 /// Run once per connection, after the migrations. A token whose hash another token has is
 /// refused, as the unique index refused it: it would find the other token's grant.
 pub(super) fn prepare(connection: &Connection) -> rusqlite::Result<()> {
-    connection.execute_batch(
+    connection.execute_batch(concat!(
         "PRAGMA temp_store = MEMORY;
          CREATE TEMP TABLE recent_access_token_ids (
              hash_prefix TEXT NOT NULL,
@@ -47,43 +47,65 @@ pub(super) fn prepare(connection: &Connection) -> rusqlite::Result<()> {
              UNION ALL
              SELECT hash_prefix, token_id FROM temp.recent_access_token_ids;
          CREATE TEMP TRIGGER access_token_hash_unique BEFORE INSERT ON main.access_tokens
-         WHEN EXISTS (SELECT 1 FROM all_access_token_ids ids JOIN main.access_tokens t
-                      ON t.id = ids.token_id
-                      WHERE ids.hash_prefix = substr(new.token_hash, 1, 12)
-                        AND t.token_hash = new.token_hash)
+         WHEN EXISTS (SELECT 1 FROM main.access_tokens WHERE ",
+        by_hash!("new.token_hash"),
+        ")
          BEGIN
              SELECT RAISE(ABORT, 'UNIQUE constraint failed: access_tokens.token_hash');
          END;
          CREATE TEMP TRIGGER recent_access_token_issued AFTER INSERT ON main.access_tokens
          BEGIN
              INSERT INTO recent_access_token_ids (hash_prefix, token_id)
-             VALUES (substr(new.token_hash, 1, 12), new.id);
+             VALUES (",
+        prefix_of!("new.token_hash"),
+        ", new.id);
          END;
          CREATE TEMP TRIGGER recent_access_token_forgotten AFTER DELETE ON main.access_tokens
          BEGIN
              DELETE FROM recent_access_token_ids
-             WHERE hash_prefix = substr(old.token_hash, 1, 12) AND token_id = old.id;
+             WHERE hash_prefix = ",
+        prefix_of!("old.token_hash"),
+        " AND token_id = old.id;
          END;
          INSERT INTO recent_access_token_ids (hash_prefix, token_id)
-             SELECT substr(token_hash, 1, 12), id FROM main.access_tokens
+             SELECT ",
+        prefix_of!("token_hash"),
+        ", id FROM main.access_tokens
              WHERE id > (SELECT through_id FROM main.access_token_ids_merged)
-             ORDER BY 1, 2;",
-    )
+             ORDER BY 1, 2;"
+    ))
 }
 
-/// The condition that finds an access token's row by its hash, `?1` (SPEC §6: only hashes
-/// are stored): the prefix narrows it to a row or two, the whole hash picks the one. A
-/// macro, so that statements can `concat!` it and stay literals for the statement cache.
+/// The key of a hash in both tables: its first 12 hex digits (48 bits), as in
+/// `migrations/sqlite/0003_access_token_ids.sql`. Macros, so that statements can `concat!`
+/// them and stay literals for the statement cache.
+macro_rules! prefix_of {
+    ($hash:literal) => {
+        concat!("substr(", $hash, ", 1, 12)")
+    };
+}
+pub(super) use prefix_of;
+
+/// The condition that finds an access token's row by its hash (SPEC §6: only hashes are
+/// stored), `?1` unless named: the prefix narrows it to a row or two, the whole hash picks
+/// the one.
 macro_rules! by_hash {
     () => {
-        "id IN (SELECT token_id FROM all_access_token_ids WHERE hash_prefix = substr(?1, 1, 12))
-         AND token_hash = ?1"
+        $crate::store::sqlite::token_ids::by_hash!("?1")
+    };
+    ($hash:literal) => {
+        concat!(
+            "id IN (SELECT token_id FROM all_access_token_ids WHERE hash_prefix = ",
+            $crate::store::sqlite::token_ids::prefix_of!($hash),
+            ") AND token_hash = ",
+            $hash
+        )
     };
 }
 pub(super) use by_hash;
 
 /// A batch being merged: every recent token with an id up to `through_id`, in key order.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug)]
 struct Batch {
     through_id: i64,
     /// The last key merged so far.
@@ -294,6 +316,12 @@ mod tests {
         })
     }
 
+    /// Asserts that tokens `0..total` are all in the file's table and all found by hash.
+    fn assert_merged_and_found(connection: &Connection, total: i64) {
+        assert_eq!(count(connection, "access_token_ids"), total);
+        assert!(all_found(connection, 0..total));
+    }
+
     /// Steps until the batch under way (if any) is done; returns how many steps it took.
     fn merge_all(connection: &Connection, merger: &mut Merger) -> usize {
         let mut steps = 0;
@@ -369,8 +397,7 @@ mod tests {
         assert_eq!(count(&connection, "recent_access_token_ids"), total);
         assert!(all_found(&connection, 0..total));
         merge_all(&connection, &mut merger());
-        assert_eq!(count(&connection, "access_token_ids"), total);
-        assert!(all_found(&connection, 0..total));
+        assert_merged_and_found(&connection, total);
     }
 
     #[test]
@@ -389,8 +416,7 @@ mod tests {
         assert_eq!(count(&connection, "access_token_ids"), 0, "still resting");
         merger.resting_until = Some(Instant::now());
         merge_all(&connection, &mut merger);
-        assert_eq!(count(&connection, "access_token_ids"), MERGE_AT);
-        assert!(all_found(&connection, 0..MERGE_AT));
+        assert_merged_and_found(&connection, MERGE_AT);
     }
 
     #[test]
