@@ -3,6 +3,7 @@
 //! proxy between the service and the server, so the shared server itself keeps running.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -15,46 +16,61 @@ use tokio::task::JoinHandle;
 use crate::helpers::{Options, TestApp, error_codes};
 use crate::pg::TestDatabase;
 
-/// Forwards a local port to the database; `cut` closes the port and every connection.
+/// Forwards a local port to the database. `cut` drops every open connection and, until
+/// `restore`, closes each new one as soon as it is accepted: the service sees the database
+/// go away. The port stays bound throughout, so no other test can take it in between.
 struct Proxy {
     listen: SocketAddr,
-    target: SocketAddr,
-    tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    open: Arc<AtomicBool>,
+    pipes: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    accept_loop: JoinHandle<()>,
 }
 
 impl Proxy {
-    async fn start(listen: SocketAddr, target: SocketAddr) -> Proxy {
-        let listener = TcpListener::bind(listen).await.expect("proxy port");
+    async fn start(target: SocketAddr) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("proxy port");
         let listen = listener.local_addr().unwrap();
-        let tasks = Arc::new(Mutex::new(Vec::new()));
-        let accepted = tasks.clone();
+        let open = Arc::new(AtomicBool::new(true));
+        let pipes = Arc::new(Mutex::new(Vec::new()));
+        let (accepting, piped) = (open.clone(), pipes.clone());
         let accept_loop = tokio::spawn(async move {
             while let Ok((mut inbound, _)) = listener.accept().await {
+                if !accepting.load(Ordering::SeqCst) {
+                    continue; // dropping `inbound` closes it
+                }
                 let Ok(mut outbound) = TcpStream::connect(target).await else {
                     continue;
                 };
                 let pipe = tokio::spawn(async move {
                     let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
                 });
-                accepted.lock().unwrap().push(pipe);
+                piped.lock().unwrap().push(pipe);
             }
         });
-        tasks.lock().unwrap().push(accept_loop);
         Proxy {
             listen,
-            target,
-            tasks,
+            open,
+            pipes,
+            accept_loop,
         }
     }
 
     fn cut(&self) {
-        for task in self.tasks.lock().unwrap().drain(..) {
-            task.abort();
+        self.open.store(false, Ordering::SeqCst);
+        for pipe in self.pipes.lock().unwrap().drain(..) {
+            pipe.abort();
         }
     }
 
-    async fn restore(&self) -> Proxy {
-        Proxy::start(self.listen, self.target).await
+    fn restore(&self) {
+        self.open.store(true, Ordering::SeqCst);
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.cut();
+        self.accept_loop.abort();
     }
 }
 
@@ -86,7 +102,7 @@ async fn a_database_outage_answers_503_promptly_and_the_service_recovers_by_itse
     let Some(database) = TestDatabase::create().await else {
         return;
     };
-    let proxy = Proxy::start("127.0.0.1:0".parse().unwrap(), server_of(&database.url)).await;
+    let proxy = Proxy::start(server_of(&database.url)).await;
     let pool = PoolSettings {
         max_connections: 4,
         acquire_timeout: Duration::from_secs(1),
@@ -119,7 +135,7 @@ async fn a_database_outage_answers_503_promptly_and_the_service_recovers_by_itse
         "answered within the acquire timeout"
     );
 
-    let _restored = proxy.restore().await;
+    proxy.restore();
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let status = app
