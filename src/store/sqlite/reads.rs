@@ -201,9 +201,9 @@ pub(super) fn find_access_token(
     token_hash: &str,
 ) -> StoreResult<Option<AccessTokenRecord>> {
     let sql = concat!(
-        "SELECT token_hash, code_hash, client_id, fi_reference_id, psp_id, scope,
-           consent_id, psu_account_id, issued_at, expires_at, revoked_at
-         FROM access_tokens WHERE ",
+        "SELECT t.token_hash, t.code_hash, t.client_id, t.fi_reference_id, t.psp_id, t.scope,
+           t.consent_id, t.psu_account_id, t.issued_at, t.expires_at, t.revoked_at
+         FROM ",
         by_hash!()
     );
     find(connection, sql, token_hash, |row| {

@@ -47,7 +47,7 @@ pub(super) fn prepare(connection: &Connection) -> rusqlite::Result<()> {
              UNION ALL
              SELECT hash_prefix, token_id FROM temp.recent_access_token_ids;
          CREATE TEMP TRIGGER access_token_hash_unique BEFORE INSERT ON main.access_tokens
-         WHEN EXISTS (SELECT 1 FROM main.access_tokens WHERE ",
+         WHEN EXISTS (SELECT 1 FROM ",
         by_hash!("new.token_hash"),
         ")
          BEGIN
@@ -86,18 +86,21 @@ macro_rules! prefix_of {
 }
 pub(super) use prefix_of;
 
-/// The condition that finds an access token's row by its hash (SPEC §6: only hashes are
-/// stored), `?1` unless named: the prefix narrows it to a row or two, the whole hash picks
-/// the one.
+/// The rows of `access_tokens`, as `t`, whose hash is the given one, `?1` unless named
+/// (SPEC §6: only hashes are stored): the prefix finds a row or two in either table of
+/// ids, the whole hash picks the one. A join, not `id IN (…)`: SQLite runs it as one
+/// primary-key search in each table, where `IN` first builds a temporary b-tree of the ids,
+/// and the uniqueness trigger pays that on every token issued.
 macro_rules! by_hash {
     () => {
         $crate::store::sqlite::token_ids::by_hash!("?1")
     };
     ($hash:literal) => {
         concat!(
-            "id IN (SELECT token_id FROM all_access_token_ids WHERE hash_prefix = ",
+            "all_access_token_ids AS ids JOIN main.access_tokens AS t ON t.id = ids.token_id
+             WHERE ids.hash_prefix = ",
             $crate::store::sqlite::token_ids::prefix_of!($hash),
-            ") AND token_hash = ",
+            " AND t.token_hash = ",
             $hash
         )
     };
@@ -344,6 +347,21 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let connection = open(&dir.path().join("t.db"));
         (dir, connection)
+    }
+
+    /// The opcodes SQLite runs for `sql`, a statement of one parameter.
+    fn opcodes(connection: &Connection, sql: &str) -> Vec<String> {
+        let mut statement = connection.prepare(&format!("EXPLAIN {sql}")).unwrap();
+        let rows = statement.query_map(["-"], |row| row.get(1)).unwrap();
+        rows.map(Result::unwrap).collect()
+    }
+
+    #[test]
+    fn a_token_is_found_by_primary_key_searches_without_a_temporary_b_tree() {
+        let (_dir, connection) = fresh();
+        let lookup = opcodes(&connection, concat!("SELECT 1 FROM ", by_hash!()));
+        assert!(lookup.iter().any(|op| op == "SeekRowid"), "{lookup:?}");
+        assert!(!lookup.iter().any(|op| op == "OpenEphemeral"), "{lookup:?}");
     }
 
     #[test]

@@ -214,8 +214,10 @@ fn revoke_code_tokens(
     if let Some(token_hash) = issued {
         connection
             .prepare_cached(concat!(
-                "UPDATE access_tokens SET revoked_at = ?2 WHERE revoked_at IS NULL AND ",
-                by_hash!()
+                "UPDATE access_tokens SET revoked_at = ?2
+                 WHERE revoked_at IS NULL AND id IN (SELECT t.id FROM ",
+                by_hash!(),
+                ")"
             ))?
             .execute(params![token_hash, now])?;
     }
@@ -231,8 +233,10 @@ fn revoke_access_token(
     connection
         .prepare_cached(concat!(
             "UPDATE access_tokens SET revoked_at = ?2
-             WHERE fi_reference_id = ?3 AND revoked_at IS NULL AND ",
-            by_hash!()
+             WHERE fi_reference_id = ?3 AND revoked_at IS NULL
+               AND id IN (SELECT t.id FROM ",
+            by_hash!(),
+            ")"
         ))?
         .execute(params![token_hash, now, fi_reference_id])?;
     Ok(Written::Done)
