@@ -90,7 +90,8 @@ pub(super) use prefix_of;
 /// (SPEC §6: only hashes are stored): the prefix finds a row or two in either table of
 /// ids, the whole hash picks the one. A join, not `id IN (…)`: SQLite runs it as one
 /// primary-key search in each table, where `IN` first builds a temporary b-tree of the ids,
-/// and the uniqueness trigger pays that on every token issued.
+/// and the uniqueness trigger pays that on every token issued. A revocation, rare, is an
+/// UPDATE, which names its rows as `id IN (SELECT t.id FROM …)` and pays it.
 macro_rules! by_hash {
     () => {
         $crate::store::sqlite::token_ids::by_hash!("?1")
