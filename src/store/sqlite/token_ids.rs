@@ -89,9 +89,9 @@ pub(super) use prefix_of;
 /// The rows of `access_tokens`, as `t`, whose hash is the given one, `?1` unless named
 /// (SPEC §6: only hashes are stored): the prefix finds a row or two in either table of
 /// ids, the whole hash picks the one. A join, not `id IN (…)`: SQLite runs it as one
-/// primary-key search in each table, where `IN` first builds a temporary b-tree of the ids,
-/// and the uniqueness trigger pays that on every token issued. A revocation, rare, is an
-/// UPDATE, which names its rows as `id IN (SELECT t.id FROM …)` and pays it.
+/// primary-key search in each table, where `IN` would first build a temporary b-tree of
+/// the ids, on every token issued (the uniqueness trigger). A revocation, rare, is an
+/// UPDATE, which names its rows as `id IN (SELECT t.id FROM …)` and does build it.
 macro_rules! by_hash {
     () => {
         $crate::store::sqlite::token_ids::by_hash!("?1")
@@ -274,10 +274,9 @@ mod tests {
 
     fn merger() -> Merger {
         Merger {
-            batch: None,
-            resting_until: None,
             merge_at: MERGE_AT,
             merge_step: MERGE_STEP,
+            ..Merger::default()
         }
     }
 
