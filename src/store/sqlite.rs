@@ -334,4 +334,26 @@ mod tests {
         assert!(path_of("sqlite://x.db?mode=ro").is_err());
         assert!(path_of("sqlite://").is_err());
     }
+
+    /// `.cargo/config.toml` builds the bundled SQLite without its global page-cache and
+    /// allocation-statistics mutexes (README "Performance"); a build that misses it (run
+    /// from outside the repository, say) fails here rather than silently slowing down.
+    #[test]
+    fn the_bundled_sqlite_is_built_without_global_memory_mutexes() {
+        let connection = Connection::open_in_memory().unwrap();
+        let mut statement = connection.prepare("PRAGMA compile_options").unwrap();
+        let options: Vec<String> = statement
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert!(
+            options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"),
+            "{options:?}"
+        );
+        assert!(
+            !options.iter().any(|o| o == "ENABLE_MEMORY_MANAGEMENT"),
+            "{options:?}"
+        );
+    }
 }
