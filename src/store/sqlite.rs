@@ -48,10 +48,15 @@ impl SqliteStore {
             None => Durability::Memory,
         };
         let file = path.clone();
-        let connection = tokio::task::spawn_blocking(move || connect(file)).await??;
+        let (connection, recent) = tokio::task::spawn_blocking(move || {
+            let connection = connect(file)?;
+            let recent = token_ids::RecentIds::load(&connection)?;
+            anyhow::Ok((connection, recent))
+        })
+        .await??;
         let catch_up = CatchUp::default();
         Ok(SqliteStore {
-            engine: Engine::start(connection, durability, catch_up.clone())?,
+            engine: Engine::start(connection, recent, durability, catch_up.clone())?,
             _checkpointer: path
                 .map(|file| Checkpointer::start(file, catch_up))
                 .transpose()?,
@@ -100,11 +105,12 @@ fn connect(path: Option<PathBuf>) -> anyhow::Result<Connection> {
     connection.pragma_update(None, "synchronous", "NORMAL")?;
     connection.pragma_update(None, "foreign_keys", true)?;
     connection.pragma_update(None, "cache_size", -CACHE_KIB)?;
+    // Temporary b-trees (a sort, say) stay in memory, off the disk the WAL syncs to.
+    connection.pragma_update(None, "temp_store", "MEMORY")?;
     // Another process (the onboarding CLI) may hold the write lock for a moment.
     connection.busy_timeout(Duration::from_secs(5))?;
     connection.set_prepared_statement_cache_capacity(64);
     migrate::migrate(&mut connection)?;
-    token_ids::prepare(&connection)?;
     Ok(connection)
 }
 
@@ -230,7 +236,7 @@ impl Store for SqliteStore {
     async fn find_access_token(&self, token_hash: &str) -> StoreResult<Option<AccessTokenRecord>> {
         let token_hash = token_hash.to_owned();
         self.engine
-            .run(move |c| reads::find_access_token(c, &token_hash))
+            .run_with_ids(move |c, recent| reads::find_access_token(c, recent, &token_hash))
             .await
     }
 

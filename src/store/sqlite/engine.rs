@@ -14,7 +14,7 @@ use tokio::sync::oneshot;
 use super::checkpoint::CatchUp;
 use super::map_err;
 use super::syncer::{Durability, Pending, Reply};
-use super::token_ids::Merger;
+use super::token_ids::{Merger, RecentIds};
 use super::writes::{apply, rollback, writes_more_than_once};
 use crate::store::writes::{GroupWrite, WriteOp, Written};
 use crate::store::{CodeClaim, StoreError, StoreResult};
@@ -24,7 +24,9 @@ const MAX_GROUP: usize = 512;
 /// Most requests taken in one round, so a stream of reads cannot hold back a commit.
 const MAX_ROUND: usize = 2048;
 
-type Job = Box<dyn FnOnce(&Connection) + Send>;
+/// A job sees the connection and the recent token ids (`token_ids`), which only this
+/// thread holds.
+type Job = Box<dyn FnOnce(&Connection, &RecentIds) + Send>;
 
 enum Request {
     /// Runs on its own, outside any group: reads, and the rare writes of onboarding.
@@ -43,13 +45,14 @@ pub(super) struct Engine {
 impl Engine {
     pub(super) fn start(
         connection: Connection,
+        recent: RecentIds,
         durability: Durability,
         catch_up: CatchUp,
     ) -> std::io::Result<Self> {
         let (requests, queue) = mpsc::channel();
         std::thread::Builder::new()
             .name("sqlite-store".into())
-            .spawn(move || serve(&connection, &queue, &durability, &catch_up))?;
+            .spawn(move || serve(&connection, recent, &queue, &durability, &catch_up))?;
         Ok(Engine { requests })
     }
 
@@ -59,9 +62,19 @@ impl Engine {
         T: Send + 'static,
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
+        self.run_with_ids(move |connection, _| job(connection))
+            .await
+    }
+
+    /// Like `run`, for a job that finds tokens by hash, which needs the recent ids.
+    pub(super) async fn run_with_ids<T, F>(&self, job: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection, &RecentIds) -> StoreResult<T> + Send + 'static,
+    {
         let (done, result) = oneshot::channel();
-        let job: Job = Box::new(move |connection| {
-            let _ = done.send(job(connection));
+        let job: Job = Box::new(move |connection, recent| {
+            let _ = done.send(job(connection, recent));
         });
         self.send(Request::Run(job))?;
         result.await.map_err(|_| stopped())?
@@ -107,6 +120,7 @@ fn stopped() -> StoreError {
 
 fn serve(
     connection: &Connection,
+    mut recent: RecentIds,
     queue: &mpsc::Receiver<Request>,
     durability: &Durability,
     catch_up: &CatchUp,
@@ -118,7 +132,7 @@ fn serve(
         let mut taken = 0;
         while let Some(request) = next.take() {
             match request {
-                Request::Run(job) => job(connection),
+                Request::Run(job) => job(connection, &recent),
                 Request::Write(op, reply) => group.push((op, reply)),
                 Request::Barrier(reply) => durability.answer(vec![(reply, Ok(Written::Done))]),
             }
@@ -128,9 +142,9 @@ fn serve(
             }
         }
         if !group.is_empty() {
-            durability.answer(commit_group(connection, &mut group));
+            durability.answer(commit_group(connection, &mut recent, &mut group));
         }
-        merger.step(connection);
+        merger.step(connection, &mut recent);
         catch_up.finish_if_asked(connection);
     }
 }
@@ -139,12 +153,20 @@ fn serve(
 /// when it has more than one statement) and the others still commit; if the commit
 /// fails, all fail.
 /// Returns each caller with its result, to be answered once the commit is durable.
-fn commit_group(connection: &Connection, group: &mut Vec<(Box<GroupWrite>, Reply)>) -> Pending {
+fn commit_group(
+    connection: &Connection,
+    recent: &mut RecentIds,
+    group: &mut Vec<(Box<GroupWrite>, Reply)>,
+) -> Pending {
     let started = std::time::Instant::now();
-    let results = match apply_group(connection, group) {
-        Ok(results) => results,
+    let results = match apply_group(connection, recent, group) {
+        Ok(results) => {
+            recent.committed();
+            results
+        }
         Err(err) => {
             rollback(connection);
+            recent.forget_since(0);
             group.iter().map(|_| Err(err.clone())).collect()
         }
     };
@@ -162,6 +184,7 @@ fn commit_group(connection: &Connection, group: &mut Vec<(Box<GroupWrite>, Reply
 
 fn apply_group(
     connection: &Connection,
+    recent: &mut RecentIds,
     group: &[(Box<GroupWrite>, Reply)],
 ) -> StoreResult<Vec<StoreResult<Written>>> {
     connection
@@ -169,7 +192,12 @@ fn apply_group(
         .map_err(map_err)?;
     let mut results = Vec::with_capacity(group.len());
     for (op, _) in group {
-        let result = apply_undoably(connection, op);
+        let mark = recent.mark();
+        let result = apply_undoably(connection, recent, op);
+        if result.is_err() {
+            // Undone, by SQLite, its savepoint or `undo_issue`: so are its tokens.
+            recent.forget_since(mark);
+        }
         if let Err(err) = &result
             && connection.is_autocommit()
         {
@@ -184,12 +212,16 @@ fn apply_group(
 
 /// Runs one write of the group so that, if it fails, it is undone whole and alone: by
 /// SQLite itself for a single statement, by a savepoint for more.
-fn apply_undoably(connection: &Connection, write: &GroupWrite) -> StoreResult<Written> {
+fn apply_undoably(
+    connection: &Connection,
+    recent: &mut RecentIds,
+    write: &GroupWrite,
+) -> StoreResult<Written> {
     if !writes_more_than_once(write) {
-        return apply(connection, write);
+        return apply(connection, recent, write);
     }
     run_cached(connection, "SAVEPOINT write")?;
-    match apply(connection, write) {
+    match apply(connection, recent, write) {
         Ok(written) => {
             run_cached(connection, "RELEASE write")?;
             Ok(written)
@@ -220,7 +252,6 @@ mod tests {
     fn database() -> Connection {
         let mut connection = Connection::open_in_memory().unwrap();
         super::super::migrate::migrate(&mut connection).unwrap();
-        super::super::token_ids::prepare(&connection).unwrap();
         connection
     }
 
@@ -269,6 +300,17 @@ mod tests {
         connection: &Connection,
         writes: Vec<GroupWrite>,
     ) -> Vec<StoreResult<Written>> {
+        // The tokens committed before are loaded again, as at a restart.
+        let mut recent = RecentIds::load(connection).unwrap();
+        commit_with(connection, &mut recent, writes)
+    }
+
+    /// Commits `writes` as one group with the store thread's `recent` ids.
+    fn commit_with(
+        connection: &Connection,
+        recent: &mut RecentIds,
+        writes: Vec<GroupWrite>,
+    ) -> Vec<StoreResult<Written>> {
         let mut group = Vec::new();
         let mut answers = Vec::new();
         for write in writes {
@@ -276,7 +318,7 @@ mod tests {
             group.push((Box::new(write), reply));
             answers.push(answer);
         }
-        Durability::Memory.answer(commit_group(connection, &mut group));
+        Durability::Memory.answer(commit_group(connection, recent, &mut group));
         answers
             .into_iter()
             .map(|mut answer| answer.try_recv().expect("answered"))
@@ -410,11 +452,36 @@ mod tests {
                  WHEN old.code_hash = 'a' BEGIN SELECT RAISE(ABORT, 'refused'); END",
             )
             .unwrap();
-        let answers = commit_writes(&connection, vec![claim("a", "t-a"), claim("b", "t-b")]);
+        let mut recent = RecentIds::load(&connection).unwrap();
+        let writes = vec![claim("a", "t-a"), claim("b", "t-b")];
+        let answers = commit_with(&connection, &mut recent, writes);
         assert!(answers[0].is_err(), "{answers:?}");
         assert!(matches!(claimed(&answers[1]), Claim::Issued(_)));
         assert_eq!(tokens(&connection), ["t-b"]);
         assert_eq!(redeemed_by(&connection, "a"), None);
+        assert_eq!(recent.len(), 1, "the undone token's id is forgotten");
+    }
+
+    #[test]
+    fn a_group_whose_commit_fails_issues_nothing_and_forgets_its_tokens_ids() {
+        let connection = database();
+        commit(&connection, vec![code("a")]);
+        // A deferred foreign key that the token's insert breaks fails the COMMIT itself.
+        connection
+            .execute_batch(
+                "CREATE TABLE dangling (
+                     code TEXT REFERENCES auth_codes (code_hash) DEFERRABLE INITIALLY DEFERRED
+                 );
+                 CREATE TEMP TRIGGER break_commit AFTER INSERT ON access_tokens
+                 BEGIN INSERT INTO dangling VALUES ('no such code'); END",
+            )
+            .unwrap();
+        let mut recent = RecentIds::load(&connection).unwrap();
+        let answers = commit_with(&connection, &mut recent, vec![claim("a", "t-a")]);
+        assert!(answers[0].is_err(), "{answers:?}");
+        assert!(tokens(&connection).is_empty());
+        assert_eq!(redeemed_by(&connection, "a"), None);
+        assert_eq!(recent.len(), 0, "the rolled-back token's id is forgotten");
     }
 
     #[test]

@@ -3,18 +3,23 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::token_ids::by_hash;
+use super::token_ids::{RecentIds, token_id};
 use super::{map_err, reads};
 use crate::store::writes::{GroupWrite, WriteOp, Written};
 use crate::store::{AccessTokenRecord, AuthCodeRecord, CcgTokenRecord, Millis, Redemption};
 use crate::store::{Claim, CodeClaim, StoreError, StoreResult};
 
-/// Runs one write of the store thread's group.
-pub(super) fn apply(connection: &Connection, write: &GroupWrite) -> StoreResult<Written> {
+/// Runs one write of the store thread's group. The ids of the tokens it issues are recorded
+/// in `recent`; if it fails, the engine forgets them (`RecentIds::forget_since`).
+pub(super) fn apply(
+    connection: &Connection,
+    recent: &mut RecentIds,
+    write: &GroupWrite,
+) -> StoreResult<Written> {
     match write {
-        GroupWrite::Flow(op) => apply_write(connection, op),
+        GroupWrite::Flow(op) => apply_write(connection, recent, op),
         GroupWrite::Claim(claim) => {
-            apply_claim(connection, claim).map(|c| Written::Claim(Box::new(c)))
+            apply_claim(connection, recent, claim).map(|c| Written::Claim(Box::new(c)))
         }
     }
 }
@@ -33,7 +38,11 @@ pub(super) fn writes_more_than_once(write: &GroupWrite) -> bool {
 /// was written. The UPDATE after it changes a row just read, so only a fault that ends
 /// the whole transaction should stop it; if anything else does, `undo_issue` deletes the
 /// token again.
-fn apply_claim(connection: &Connection, claim: &CodeClaim) -> StoreResult<Claim> {
+fn apply_claim(
+    connection: &Connection,
+    recent: &mut RecentIds,
+    claim: &CodeClaim,
+) -> StoreResult<Claim> {
     let Some(code) = reads::find_auth_code(connection, &claim.code_hash)? else {
         return Ok(Claim::Refused(None));
     };
@@ -41,19 +50,19 @@ fn apply_claim(connection: &Connection, claim: &CodeClaim) -> StoreResult<Claim>
         return Ok(Claim::Refused(Some(code)));
     }
     if code.redeemed_at.is_some() {
-        revoke_code_tokens(connection, &code.code_hash, claim.now).map_err(map_err)?;
+        revoke_code_tokens(connection, recent, &code.code_hash, claim.now).map_err(map_err)?;
         return Ok(Claim::Replayed);
     }
     let token = claim.token_from(&code);
-    let token_id = insert_access_token(connection, &token).map_err(map_err)?;
+    let issued_id = insert_access_token(connection, recent, &token).map_err(map_err)?;
     match mark_redeemed(connection, &token, claim.now) {
         Ok(1) => Ok(Claim::Issued(code)),
         Ok(_) => Err(undo_issue(
             connection,
-            token_id,
+            issued_id,
             StoreError::Internal("a code read unclaimed was claimed within its group".into()),
         )),
-        Err(err) => Err(undo_issue(connection, token_id, map_err(err))),
+        Err(err) => Err(undo_issue(connection, issued_id, map_err(err))),
     }
 }
 
@@ -85,19 +94,23 @@ pub(super) fn rollback(connection: &Connection) {
     }
 }
 
-fn apply_write(connection: &Connection, op: &WriteOp) -> StoreResult<Written> {
+fn apply_write(
+    connection: &Connection,
+    recent: &mut RecentIds,
+    op: &WriteOp,
+) -> StoreResult<Written> {
     match op {
         WriteOp::InsertCcgToken(token) => insert_ccg_token(connection, token),
         WriteOp::InsertAuthCode(code) => insert_auth_code(connection, code),
-        WriteOp::Redeem { token, now } => redeem(connection, token, *now),
+        WriteOp::Redeem { token, now } => redeem(connection, recent, token, *now),
         WriteOp::RevokeCodeTokens { code_hash, now } => {
-            revoke_code_tokens(connection, code_hash, *now)
+            revoke_code_tokens(connection, recent, code_hash, *now)
         }
         WriteOp::RevokeAccessToken {
             token_hash,
             fi_reference_id,
             now,
-        } => revoke_access_token(connection, token_hash, fi_reference_id, *now),
+        } => revoke_access_token(connection, recent, token_hash, fi_reference_id, *now),
     }
     .map_err(map_err)
 }
@@ -149,14 +162,15 @@ fn insert_auth_code(connection: &Connection, c: &AuthCodeRecord) -> rusqlite::Re
 /// code issued, so a later replay can revoke it (RFC 6749 §4.1.2).
 fn redeem(
     connection: &Connection,
+    recent: &mut RecentIds,
     t: &AccessTokenRecord,
     now: Millis,
 ) -> rusqlite::Result<Written> {
     if mark_redeemed(connection, t, now)? == 1 {
-        insert_access_token(connection, t)?;
+        insert_access_token(connection, recent, t)?;
         Ok(Written::Redemption(Redemption::Issued))
     } else {
-        revoke_code_tokens(connection, &t.code_hash, now)?;
+        revoke_code_tokens(connection, recent, &t.code_hash, now)?;
         Ok(Written::Redemption(Redemption::Replayed))
     }
 }
@@ -176,9 +190,21 @@ fn mark_redeemed(
         .execute(params![now, t.token_hash, t.code_hash])
 }
 
-/// Inserts `t`; returns its row's id. The row's trigger (`token_ids`) makes it findable by
-/// its hash.
-fn insert_access_token(connection: &Connection, t: &AccessTokenRecord) -> rusqlite::Result<i64> {
+/// Inserts `t` and records it among the recent ids (`token_ids`), which makes it findable
+/// by its hash; returns its row's id. Every access token is inserted here. A token whose
+/// hash another token has is refused, as a unique index would refuse it: it would find the
+/// other token's grant.
+pub(super) fn insert_access_token(
+    connection: &Connection,
+    recent: &mut RecentIds,
+    t: &AccessTokenRecord,
+) -> rusqlite::Result<i64> {
+    if token_id(connection, recent, &t.token_hash)?.is_some() {
+        return Err(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE),
+            Some("UNIQUE constraint failed: access_tokens.token_hash".into()),
+        ));
+    }
     connection
         .prepare_cached(
             "INSERT INTO access_tokens (token_hash, code_hash, client_id, fi_reference_id, psp_id,
@@ -198,11 +224,14 @@ fn insert_access_token(connection: &Connection, t: &AccessTokenRecord) -> rusqli
             t.expires_at,
             t.revoked_at
         ])?;
-    Ok(connection.last_insert_rowid())
+    let id = connection.last_insert_rowid();
+    recent.record(&t.token_hash, id);
+    Ok(id)
 }
 
 fn revoke_code_tokens(
     connection: &Connection,
+    recent: &RecentIds,
     code_hash: &str,
     now: Millis,
 ) -> rusqlite::Result<Written> {
@@ -211,33 +240,34 @@ fn revoke_code_tokens(
         .query_row([code_hash], |row| row.get(0))
         .optional()?
         .flatten();
-    if let Some(token_hash) = issued {
+    if let Some(id) = issued
+        .map(|token_hash| token_id(connection, recent, &token_hash))
+        .transpose()?
+        .flatten()
+    {
         connection
-            .prepare_cached(concat!(
-                "UPDATE access_tokens SET revoked_at = ?2
-                 WHERE revoked_at IS NULL AND id IN (SELECT t.id FROM ",
-                by_hash!(),
-                ")"
-            ))?
-            .execute(params![token_hash, now])?;
+            .prepare_cached(
+                "UPDATE access_tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+            )?
+            .execute(params![id, now])?;
     }
     Ok(Written::Done)
 }
 
 fn revoke_access_token(
     connection: &Connection,
+    recent: &RecentIds,
     token_hash: &str,
     fi_reference_id: &str,
     now: Millis,
 ) -> rusqlite::Result<Written> {
-    connection
-        .prepare_cached(concat!(
-            "UPDATE access_tokens SET revoked_at = ?2
-             WHERE fi_reference_id = ?3 AND revoked_at IS NULL
-               AND id IN (SELECT t.id FROM ",
-            by_hash!(),
-            ")"
-        ))?
-        .execute(params![token_hash, now, fi_reference_id])?;
+    if let Some(id) = token_id(connection, recent, token_hash)? {
+        connection
+            .prepare_cached(
+                "UPDATE access_tokens SET revoked_at = ?2
+                 WHERE id = ?1 AND fi_reference_id = ?3 AND revoked_at IS NULL",
+            )?
+            .execute(params![id, now, fi_reference_id])?;
+    }
     Ok(Written::Done)
 }
