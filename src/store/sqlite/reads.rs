@@ -5,7 +5,7 @@
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::map_err;
-use super::token_ids::{RecentIds, token_id};
+use super::token_ids::{RecentIds, find_token, merged_token};
 use crate::store::sql::{json_list, parse_list};
 use crate::store::{
     AccessTokenRecord, AuthCodeRecord, CcgTokenRecord, ConsumerRecord, Millis, PspRecord,
@@ -196,39 +196,43 @@ pub(super) fn find_auth_code(
     })
 }
 
+/// The columns of an access token, as `t`, in the order `find_access_token` reads them.
+macro_rules! token_columns {
+    () => {
+        "t.token_hash, t.code_hash, t.client_id, t.fi_reference_id, t.psp_id, t.scope,
+         t.consent_id, t.psu_account_id, t.issued_at, t.expires_at, t.revoked_at"
+    };
+}
+
 pub(super) fn find_access_token(
     connection: &Connection,
     recent: &RecentIds,
     token_hash: &str,
 ) -> StoreResult<Option<AccessTokenRecord>> {
-    let Some(id) = token_id(connection, recent, token_hash).map_err(map_err)? else {
-        return Ok(None);
-    };
-    let sql = "SELECT token_hash, code_hash, client_id, fi_reference_id, psp_id, scope,
-           consent_id, psu_account_id, issued_at, expires_at, revoked_at
-         FROM access_tokens WHERE id = ?1";
-    connection
-        .prepare_cached(sql)
-        .and_then(|mut statement| {
-            statement
-                .query_row([id], |row| {
-                    Ok(AccessTokenRecord {
-                        token_hash: row.get(0)?,
-                        code_hash: row.get(1)?,
-                        client_id: row.get(2)?,
-                        fi_reference_id: row.get(3)?,
-                        psp_id: row.get(4)?,
-                        scope: row.get(5)?,
-                        consent_id: row.get(6)?,
-                        psu_account_id: row.get(7)?,
-                        issued_at: row.get(8)?,
-                        expires_at: row.get(9)?,
-                        revoked_at: row.get(10)?,
-                    })
-                })
-                .optional()
+    let sql = (
+        concat!(
+            "SELECT ",
+            token_columns!(),
+            " FROM access_tokens AS t WHERE t.id = ?1 AND t.token_hash = ?2"
+        ),
+        merged_token!(token_columns!()),
+    );
+    find_token(connection, recent, token_hash, sql, |row| {
+        Ok(AccessTokenRecord {
+            token_hash: row.get(0)?,
+            code_hash: row.get(1)?,
+            client_id: row.get(2)?,
+            fi_reference_id: row.get(3)?,
+            psp_id: row.get(4)?,
+            scope: row.get(5)?,
+            consent_id: row.get(6)?,
+            psu_account_id: row.get(7)?,
+            issued_at: row.get(8)?,
+            expires_at: row.get(9)?,
+            revoked_at: row.get(10)?,
         })
-        .map_err(map_err)
+    })
+    .map_err(map_err)
 }
 
 /// The tables a sweep clears, each with the key that names a row and what it keeps even

@@ -21,7 +21,7 @@ use std::collections::BTreeSet;
 use std::ops::Bound;
 use std::time::{Duration, Instant};
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::writes::rollback;
 
@@ -118,35 +118,62 @@ impl RecentIds {
     }
 }
 
-/// The id of the access token whose hash is `token_hash` (SPEC §6: only hashes are stored):
-/// the key finds a candidate or two among the recent ids or in `access_token_ids`, and the
-/// whole hash in the token's row picks the one. Both are primary-key searches.
+/// The access token whose hash is `token_hash` (SPEC §6: only hashes are stored), as `read`
+/// reads it from the row the statements select: `recent_sql` names the token by `?1` id and
+/// `?2` hash, `merged_sql` by `?1` hash through `access_token_ids`. The key finds a
+/// candidate or two among the recent ids or in the file, and the whole hash in the token's
+/// row picks the one. Both are primary-key searches.
+pub(super) fn find_token<T>(
+    connection: &Connection,
+    recent: &RecentIds,
+    token_hash: &str,
+    (recent_sql, merged_sql): (&str, &str),
+    read: impl Fn(&Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<Option<T>> {
+    let mut candidates = recent.with_prefix(prefix_of(token_hash)).peekable();
+    if candidates.peek().is_some() {
+        let mut by_id = connection.prepare_cached(recent_sql)?;
+        for id in candidates {
+            if let Some(found) = by_id.query_row(params![id, token_hash], &read).optional()? {
+                return Ok(Some(found));
+            }
+        }
+    }
+    connection
+        .prepare_cached(merged_sql)?
+        .query_row([token_hash], read)
+        .optional()
+}
+
+/// The id of the access token whose hash is `token_hash` (`find_token`).
 pub(super) fn token_id(
     connection: &Connection,
     recent: &RecentIds,
     token_hash: &str,
 ) -> rusqlite::Result<Option<i64>> {
-    let mut candidates = recent.with_prefix(prefix_of(token_hash)).peekable();
-    if candidates.peek().is_some() {
-        let mut same = connection
-            .prepare_cached("SELECT 1 FROM access_tokens WHERE id = ?1 AND token_hash = ?2")?;
-        for id in candidates {
-            if same.exists(params![id, token_hash])? {
-                return Ok(Some(id));
-            }
-        }
-    }
-    connection
-        .prepare_cached(MERGED_TOKEN_ID)?
-        .query_row([token_hash], |row| row.get(0))
-        .optional()
+    let sql = (
+        "SELECT id FROM access_tokens WHERE id = ?1 AND token_hash = ?2",
+        MERGED_TOKEN_ID,
+    );
+    find_token(connection, recent, token_hash, sql, |row| row.get(0))
 }
 
-/// A merged token's id by key and hash: a join, not `id IN (…)`, so SQLite runs it as one
-/// primary-key search in each table, where `IN` would first build a temporary b-tree.
-const MERGED_TOKEN_ID: &str = "SELECT t.id FROM access_token_ids AS ids
-     JOIN access_tokens AS t ON t.id = ids.token_id
-     WHERE ids.hash_prefix = substr(?1, 1, 12) AND t.token_hash = ?1";
+/// The columns `columns` of a merged token, as `t`, found by `?1`, its hash: a join, not
+/// `id IN (…)`, so SQLite runs it as one primary-key search in each table, where `IN`
+/// would first build a temporary b-tree.
+macro_rules! merged_token {
+    ($($columns:tt)+) => {
+        concat!(
+            "SELECT ",
+            $($columns)+,
+            " FROM access_token_ids AS ids JOIN access_tokens AS t ON t.id = ids.token_id
+             WHERE ids.hash_prefix = substr(?1, 1, 12) AND t.token_hash = ?1"
+        )
+    };
+}
+pub(super) use merged_token;
+
+const MERGED_TOKEN_ID: &str = merged_token!("t.id");
 
 /// A batch being merged: every recent token with an id up to `through_id`, in key order.
 #[derive(Debug)]
