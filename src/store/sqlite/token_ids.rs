@@ -106,7 +106,6 @@ impl RecentIds {
     }
 
     /// How many ids wait for a merge.
-    #[cfg(test)]
     pub(super) fn len(&self) -> usize {
         self.ids.len()
     }
@@ -269,20 +268,15 @@ fn due(
     recent: &RecentIds,
     merge_at: i64,
 ) -> rusqlite::Result<Option<Batch>> {
-    // Every token issued since the last merge is among the recent ids, so while they are
-    // fewer no batch can be due, and the store thread asks the file nothing after a round.
-    if (recent.ids.len() as i64) < merge_at {
+    // Every token issued since the last merge is among the recent ids, each with its own
+    // id after the last merged one, so their count is what is behind: while they are fewer
+    // no batch is due, and the store thread asks the file nothing after a round.
+    if (recent.len() as i64) < merge_at {
         return Ok(None);
     }
-    let (merged, behind): (i64, i64) = connection
-        .prepare_cached(
-            "SELECT through_id, coalesce((SELECT max(id) FROM access_tokens), 0) - through_id
-             FROM access_token_ids_merged",
-        )?
-        .query_row([], |row| Ok((row.get(0)?, row.get(1)?)))?;
-    if behind < merge_at {
-        return Ok(None);
-    }
+    let merged: i64 = connection
+        .prepare_cached("SELECT through_id FROM access_token_ids_merged")?
+        .query_row([], |row| row.get(0))?;
     let newest = recent.ids.iter().map(|(_, id)| *id).max();
     Ok(newest
         .filter(|&newest| newest > merged)
