@@ -42,9 +42,8 @@ impl Drop for TestDatabase {
     }
 }
 
-/// A fresh store holding a sample code (`code`) for each of `codes`, and the committer
-/// connections to drive groups by hand.
-async fn fresh(codes: &[&str]) -> Option<(TestDatabase, PostgresStore, Connections)> {
+/// An empty database for one test, and its URL; `None` when no server is named.
+async fn new_database() -> Option<(TestDatabase, String)> {
     let Ok(admin_url) = std::env::var("OBIE_TEST_POSTGRES_URL") else {
         eprintln!("skipped: PostgreSQL tests need OBIE_TEST_POSTGRES_URL");
         return None;
@@ -60,12 +59,25 @@ async fn fresh(codes: &[&str]) -> Option<(TestDatabase, PostgresStore, Connectio
         .unwrap();
     let mut url = url::Url::parse(&admin_url).unwrap();
     url.set_path(&name);
-    let database = TestDatabase { admin_url, name };
-    let store = PostgresStore::open(url.as_str(), &PoolSettings::default())
+    Some((TestDatabase { admin_url, name }, url.into()))
+}
+
+/// The store on the database at `url`, and the committer connections to drive groups by
+/// hand.
+async fn open(url: &str) -> (PostgresStore, Connections) {
+    let store = PostgresStore::open(url, &PoolSettings::default())
         .await
         .unwrap();
-    let writers = PgPoolOptions::new().connect(url.as_str()).await.unwrap();
+    let writers = PgPoolOptions::new().connect(url).await.unwrap();
     let connections = Connections::new(writers, store.sql.pool.clone());
+    (store, connections)
+}
+
+/// A fresh store holding a sample code (`code`) for each of `codes`, and the committer
+/// connections to drive groups by hand.
+async fn fresh(codes: &[&str]) -> Option<(TestDatabase, PostgresStore, Connections)> {
+    let (database, url) = new_database().await?;
+    let (store, connections) = open(&url).await;
     for code_hash in codes {
         store.insert_auth_code(&code(code_hash)).await.unwrap();
     }
@@ -347,4 +359,85 @@ async fn a_failing_claim_does_not_fail_the_others_of_its_group() {
     assert_eq!(outcomes[1], "issued c");
     let b = store.find_auth_code("b").await.unwrap().unwrap();
     assert_eq!(b.redeemed_at, None, "the failed claim was rolled back");
+}
+
+/// The collation of each hash column, as `table.column collation`.
+async fn hash_collations(url: &str) -> Vec<String> {
+    let mut conn = PgConnection::connect(url).await.unwrap();
+    sqlx::query_scalar(
+        "SELECT table_name || '.' || column_name || ' ' || coalesce(collation_name, 'default')
+         FROM information_schema.columns
+         WHERE column_name IN ('token_hash', 'code_hash') AND table_schema = 'public'
+         ORDER BY 1",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap()
+}
+
+fn hash_columns_in(collation: &str) -> Vec<String> {
+    [
+        "access_tokens.code_hash",
+        "access_tokens.token_hash",
+        "auth_codes.code_hash",
+    ]
+    .into_iter()
+    .chain(["ccg_tokens.token_hash"])
+    .map(|column| format!("{column} {collation}"))
+    .collect()
+}
+
+#[tokio::test]
+async fn a_database_of_an_earlier_schema_upgrades_with_its_codes_and_tokens_intact() {
+    let Some((_db, url)) = new_database().await else {
+        return;
+    };
+    // The schema before the hashes were compared bytewise (migration 3), holding a claimed
+    // code with its token and an unclaimed code, as that release wrote them.
+    let pool = PgPoolOptions::new().connect(&url).await.unwrap();
+    sqlx::migrate!("migrations/postgres")
+        .run_to(2, &pool)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO auth_codes (code_hash, client_id, fi_reference_id, psp_id, redirect_uri,
+           scope, consent_id, created_at, expires_at, redeemed_at)
+         SELECT c, 'client', 'fi', 'psp', 'https://psp.example/callback', 'accounts',
+           'consent', $1, $1 + 60000, r
+         FROM (VALUES ('old', $1), ('unclaimed', NULL)) AS codes (c, r)",
+    )
+    .bind(NOW)
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO access_tokens (token_hash, code_hash, client_id, fi_reference_id, psp_id,
+           scope, consent_id, issued_at, expires_at)
+         VALUES ('old-token', 'old', 'client', 'fi', 'psp', 'accounts', 'consent', $1,
+           $1 + 60000)",
+    )
+    .bind(NOW)
+    .execute(&pool)
+    .await
+    .unwrap();
+    assert_eq!(hash_collations(&url).await, hash_columns_in("default"));
+
+    let (store, mut connections) = open(&url).await;
+
+    assert_eq!(hash_collations(&url).await, hash_columns_in("C"));
+    assert!(
+        store
+            .find_access_token("old-token")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let outcomes = claim_group(
+        &mut connections,
+        &[claim("old", "t1"), claim("unclaimed", "t2")],
+    )
+    .await;
+    assert_eq!(outcomes, ["replayed", "issued unclaimed"]);
+    assert!(revoked(&store, "old-token").await, "found through its code");
+    assert!(!revoked(&store, "t2").await);
 }
