@@ -150,10 +150,12 @@ macro_rules! sql_writes {
             now: Millis,
         ) -> StoreResult<Written> {
             let claimed = sqlx::query(
-                "UPDATE auth_codes SET redeemed_at = $1 WHERE code_hash = $2 AND redeemed_at IS NULL",
+                "UPDATE auth_codes SET redeemed_at = $1, token_hash = $3
+                 WHERE code_hash = $2 AND redeemed_at IS NULL",
             )
             .bind(now)
             .bind(&t.code_hash)
+            .bind(&t.token_hash)
             .execute(&mut **tx)
             .await
             .map_err(map_err)?
@@ -206,7 +208,9 @@ macro_rules! sql_writes {
             now: Millis,
         ) -> StoreResult<Written> {
             sqlx::query(
-                "UPDATE access_tokens SET revoked_at = $1 WHERE code_hash = $2 AND revoked_at IS NULL",
+                "UPDATE access_tokens t SET revoked_at = $1
+                 FROM auth_codes c
+                 WHERE c.code_hash = $2 AND t.token_hash = c.token_hash AND t.revoked_at IS NULL",
             )
             .bind(now)
             .bind(code_hash)

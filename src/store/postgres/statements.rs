@@ -55,7 +55,7 @@ pub(super) async fn claim_codes(
 ) -> StoreResult<HashMap<String, AuthCodeRecord>> {
     let rows = sqlx::query(
         "WITH claimed AS (
-           UPDATE auth_codes a SET redeemed_at = c.now
+           UPDATE auth_codes a SET redeemed_at = c.now, token_hash = c.token_hash
            FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::int8[], $6::text[],
              $7::text[], $8::int8[])
              AS c (code_hash, fi_reference_id, psp_id, redirect_uri, now, client_id,
@@ -63,8 +63,7 @@ pub(super) async fn claim_codes(
            WHERE a.code_hash = c.code_hash AND a.redeemed_at IS NULL
              AND a.fi_reference_id = c.fi_reference_id AND a.psp_id = c.psp_id
              AND a.redirect_uri = c.redirect_uri AND a.expires_at > c.now
-           RETURNING a.*, c.now, c.client_id AS token_client_id, c.token_hash,
-             c.token_expires_at),
+           RETURNING a.*, c.now, c.client_id AS token_client_id, c.token_expires_at),
          issued AS (
            INSERT INTO access_tokens (token_hash, code_hash, client_id, fi_reference_id,
              psp_id, scope, consent_id, psu_account_id, issued_at, expires_at)
@@ -109,17 +108,20 @@ fn codes_by_hash(rows: &[PgRow]) -> HashMap<String, AuthCodeRecord> {
         .collect()
 }
 
-/// Revokes every live token issued from `codes` (RFC 6749 §4.1.2). It must be a statement of
-/// its own, after the claim: only a new statement's snapshot sees the token of a concurrent
-/// claim that the claim waited for.
+/// Revokes every live token issued from `codes` (RFC 6749 §4.1.2), found through the code's
+/// row, which names its token (`migrations/postgres/0004_codes_name_their_token.sql`). It
+/// must be a statement of its own, after the claim: only a new statement's snapshot sees the
+/// claim of a concurrent transaction that the claim waited for.
 pub(super) async fn revoke_tokens_of(
     conn: &mut PgConnection,
     codes: &[&str],
     now: Millis,
 ) -> StoreResult<()> {
     sqlx::query(
-        "UPDATE access_tokens SET revoked_at = $1
-         WHERE revoked_at IS NULL AND code_hash = ANY($2)",
+        "UPDATE access_tokens t SET revoked_at = $1
+         FROM auth_codes c
+         WHERE c.code_hash = ANY($2) AND t.token_hash = c.token_hash
+           AND t.revoked_at IS NULL",
     )
     .bind(now)
     .bind(codes)

@@ -375,25 +375,28 @@ async fn hash_collations(url: &str) -> Vec<String> {
     .unwrap()
 }
 
-fn hash_columns_in(collation: &str) -> Vec<String> {
-    [
-        "access_tokens.code_hash",
-        "access_tokens.token_hash",
-        "auth_codes.code_hash",
-    ]
-    .into_iter()
-    .chain(["ccg_tokens.token_hash"])
-    .map(|column| format!("{column} {collation}"))
-    .collect()
+/// `columns`, each as `hash_collations` names it with `collation`.
+fn in_collation(columns: &[&str], collation: &str) -> Vec<String> {
+    let with = |column: &&str| format!("{column} {collation}");
+    columns.iter().map(with).collect()
 }
+
+/// The hash columns of the schema before migration 3.
+const HASH_COLUMNS: [&str; 4] = [
+    "access_tokens.code_hash",
+    "access_tokens.token_hash",
+    "auth_codes.code_hash",
+    "ccg_tokens.token_hash",
+];
 
 #[tokio::test]
 async fn a_database_of_an_earlier_schema_upgrades_with_its_codes_and_tokens_intact() {
     let Some((_db, url)) = new_database().await else {
         return;
     };
-    // The schema before the hashes were compared bytewise (migration 3), holding a claimed
-    // code with its token and an unclaimed code, as that release wrote them.
+    // The schema before the hashes were compared bytewise (migration 3) and before a code
+    // named its token (migration 4), holding a claimed code with its token and an unclaimed
+    // code, as that release wrote them.
     let pool = PgPoolOptions::new().connect(&url).await.unwrap();
     sqlx::migrate!("migrations/postgres")
         .run_to(2, &pool)
@@ -420,11 +423,16 @@ async fn a_database_of_an_earlier_schema_upgrades_with_its_codes_and_tokens_inta
     .execute(&pool)
     .await
     .unwrap();
-    assert_eq!(hash_collations(&url).await, hash_columns_in("default"));
+    assert_eq!(
+        hash_collations(&url).await,
+        in_collation(&HASH_COLUMNS, "default")
+    );
 
     let (store, mut connections) = open(&url).await;
 
-    assert_eq!(hash_collations(&url).await, hash_columns_in("C"));
+    let mut upgraded = HASH_COLUMNS.to_vec();
+    upgraded.insert(3, "auth_codes.token_hash"); // migration 4
+    assert_eq!(hash_collations(&url).await, in_collation(&upgraded, "C"));
     assert!(
         store
             .find_access_token("old-token")
@@ -438,6 +446,9 @@ async fn a_database_of_an_earlier_schema_upgrades_with_its_codes_and_tokens_inta
     )
     .await;
     assert_eq!(outcomes, ["replayed", "issued unclaimed"]);
-    assert!(revoked(&store, "old-token").await, "found through its code");
+    assert!(
+        revoked(&store, "old-token").await,
+        "named by its code since the upgrade"
+    );
     assert!(!revoked(&store, "t2").await);
 }
