@@ -3,10 +3,10 @@
 //! they were skipped, otherwise.
 
 use sqlx::Connection;
-use sqlx::postgres::{PgConnection, PgPoolOptions};
+use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions};
 
-use super::PostgresStore;
 use super::group::{Connections, commit_group};
+use super::{PostgresStore, insert_access_token, insert_auth_code};
 use crate::store::writes::{GroupWrite, WriteOp, Written};
 use crate::store::{
     AccessTokenRecord, AuthCodeRecord, Claim, CodeClaim, PoolSettings, Redemption, Store,
@@ -101,8 +101,8 @@ fn code(code_hash: &str) -> AuthCodeRecord {
     }
 }
 
-fn redeem(token_hash: &str, code_hash: &str) -> WriteOp {
-    let token = AccessTokenRecord {
+fn token(token_hash: &str, code_hash: &str) -> AccessTokenRecord {
+    AccessTokenRecord {
         token_hash: token_hash.into(),
         code_hash: code_hash.into(),
         client_id: "client".into(),
@@ -114,7 +114,11 @@ fn redeem(token_hash: &str, code_hash: &str) -> WriteOp {
         issued_at: NOW,
         expires_at: NOW + 60_000,
         revoked_at: None,
-    };
+    }
+}
+
+fn redeem(token_hash: &str, code_hash: &str) -> WriteOp {
+    let token = token(token_hash, code_hash);
     WriteOp::Redeem { token, now: NOW }
 }
 
@@ -362,32 +366,17 @@ async fn a_failing_claim_does_not_fail_the_others_of_its_group() {
 }
 
 /// The collation of each hash column, as `table.column collation`.
-async fn hash_collations(url: &str) -> Vec<String> {
-    let mut conn = PgConnection::connect(url).await.unwrap();
+async fn hash_collations(pool: &PgPool) -> Vec<String> {
     sqlx::query_scalar(
         "SELECT table_name || '.' || column_name || ' ' || coalesce(collation_name, 'default')
          FROM information_schema.columns
          WHERE column_name IN ('token_hash', 'code_hash') AND table_schema = 'public'
          ORDER BY 1",
     )
-    .fetch_all(&mut conn)
+    .fetch_all(pool)
     .await
     .unwrap()
 }
-
-/// `columns`, each as `hash_collations` names it with `collation`.
-fn in_collation(columns: &[&str], collation: &str) -> Vec<String> {
-    let with = |column: &&str| format!("{column} {collation}");
-    columns.iter().map(with).collect()
-}
-
-/// The hash columns of the schema before migration 3.
-const HASH_COLUMNS: [&str; 4] = [
-    "access_tokens.code_hash",
-    "access_tokens.token_hash",
-    "auth_codes.code_hash",
-    "ccg_tokens.token_hash",
-];
 
 #[tokio::test]
 async fn a_database_of_an_earlier_schema_upgrades_with_its_codes_and_tokens_intact() {
@@ -396,43 +385,46 @@ async fn a_database_of_an_earlier_schema_upgrades_with_its_codes_and_tokens_inta
     };
     // The schema before the hashes were compared bytewise (migration 3) and before a code
     // named its token (migration 4), holding a claimed code with its token and an unclaimed
-    // code, as that release wrote them.
+    // code, written by this store's own inserts and that release's claim.
     let pool = PgPoolOptions::new().connect(&url).await.unwrap();
     sqlx::migrate!("migrations/postgres")
         .run_to(2, &pool)
         .await
         .unwrap();
-    sqlx::query(
-        "INSERT INTO auth_codes (code_hash, client_id, fi_reference_id, psp_id, redirect_uri,
-           scope, consent_id, created_at, expires_at, redeemed_at)
-         SELECT c, 'client', 'fi', 'psp', 'https://psp.example/callback', 'accounts',
-           'consent', $1, $1 + 60000, r
-         FROM (VALUES ('old', $1), ('unclaimed', NULL)) AS codes (c, r)",
-    )
-    .bind(NOW)
-    .execute(&pool)
-    .await
-    .unwrap();
-    sqlx::query(
-        "INSERT INTO access_tokens (token_hash, code_hash, client_id, fi_reference_id, psp_id,
-           scope, consent_id, issued_at, expires_at)
-         VALUES ('old-token', 'old', 'client', 'fi', 'psp', 'accounts', 'consent', $1,
-           $1 + 60000)",
-    )
-    .bind(NOW)
-    .execute(&pool)
-    .await
-    .unwrap();
+    let mut tx = pool.begin().await.unwrap();
+    insert_auth_code(&mut tx, &code("old")).await.unwrap();
+    insert_auth_code(&mut tx, &code("unclaimed")).await.unwrap();
+    sqlx::query("UPDATE auth_codes SET redeemed_at = $1 WHERE code_hash = 'old'")
+        .bind(NOW)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    insert_access_token(&mut tx, &token("old-token", "old"))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
     assert_eq!(
-        hash_collations(&url).await,
-        in_collation(&HASH_COLUMNS, "default")
+        hash_collations(&pool).await,
+        [
+            "access_tokens.code_hash default",
+            "access_tokens.token_hash default",
+            "auth_codes.code_hash default",
+            "ccg_tokens.token_hash default",
+        ]
     );
 
     let (store, mut connections) = open(&url).await;
 
-    let mut upgraded = HASH_COLUMNS.to_vec();
-    upgraded.insert(3, "auth_codes.token_hash"); // migration 4
-    assert_eq!(hash_collations(&url).await, in_collation(&upgraded, "C"));
+    assert_eq!(
+        hash_collations(&pool).await,
+        [
+            "access_tokens.code_hash C",
+            "access_tokens.token_hash C",
+            "auth_codes.code_hash C",
+            "auth_codes.token_hash C", // migration 4
+            "ccg_tokens.token_hash C",
+        ]
+    );
     assert!(
         store
             .find_access_token("old-token")
