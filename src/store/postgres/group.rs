@@ -1,7 +1,13 @@
-//! PostgreSQL's group commit. A few committer tasks share one queue; each takes every write
-//! waiting and commits them together, so under load hundreds of redemptions share one
-//! statement and one WAL flush, while alone a write commits at once. With more than one
-//! committer a group runs while the next one gathers, each on a connection of its own.
+//! PostgreSQL's group commit. One committer task takes every write waiting and commits them
+//! together, so under load hundreds of redemptions share one statement and one WAL flush,
+//! while alone a write commits at once. The writes that arrive while a group commits wait
+//! in the queue and form the next group.
+//!
+//! One committer, not several: each group pays a statement per kind and a WAL flush
+//! whatever its size, and a second committer taking whatever waits while the first commits
+//! made many small groups. Against two, one committer exchanged more codes per second with
+//! less CPU in the database and in this process; three and four were slower still (README
+//! "Performance").
 //!
 //! The two writes of the hot path run as one multi-row statement per kind (minting codes;
 //! checking and claiming codes and issuing their tokens, `claims`), each atomic on its own
@@ -9,11 +15,9 @@
 //! rarer writes run in one transaction. If a grouped statement fails, each of its writes is
 //! retried alone, so one bad write cannot fail the others.
 
-use std::sync::Arc;
-
 use sqlx::pool::PoolConnection;
 use sqlx::{PgConnection, PgPool, Postgres};
-use tokio::sync::{Mutex, mpsc};
+use tokio::sync::mpsc;
 
 use super::statements;
 use super::{PendingWrite, apply_write, claims, copy_error, map_err, write_alone};
@@ -22,26 +26,24 @@ use crate::store::{Claim, StoreError, StoreResult};
 
 /// Most writes one group takes, bounding the size of its statements and of a retry alone.
 const MAX_GROUP: usize = 1024;
-/// Groups in flight at once: with two, one commits while the next gathers. Four were no
-/// faster (README "Performance").
-pub(super) const COMMITTERS: usize = 2;
 
 /// The answer for each write of a group, by position; `None` until its part has run.
 type Answers = Vec<Option<StoreResult<Written>>>;
 
-/// Where a committer's statements run. The grouped statements use a connection of its
+/// Where the committer's statements run. The grouped statements use a connection of its
 /// own, held across groups: taken from the shared pool, each would queue behind every
 /// waiting read and pay the pool's liveness checks. The rare writes use the shared pool.
 pub(super) struct Connections {
-    writers: PgPool,
+    /// Holds at most the one connection kept in `held`.
+    writer: PgPool,
     shared: PgPool,
     held: Option<PoolConnection<Postgres>>,
 }
 
 impl Connections {
-    pub(super) fn new(writers: PgPool, shared: PgPool) -> Self {
+    pub(super) fn new(writer: PgPool, shared: PgPool) -> Self {
         Connections {
-            writers,
+            writer,
             shared,
             held: None,
         }
@@ -49,7 +51,7 @@ impl Connections {
 
     async fn held(&mut self) -> StoreResult<&mut PgConnection> {
         if self.held.is_none() {
-            self.held = Some(self.writers.acquire().await.map_err(map_err)?);
+            self.held = Some(self.writer.acquire().await.map_err(map_err)?);
         }
         Ok(self.held.as_mut().expect("just acquired"))
     }
@@ -63,27 +65,23 @@ impl Connections {
     }
 }
 
-/// Starts the committers; they stop when the store, and so the queue's sender, is dropped.
-/// `writers` holds one connection per committer; `shared` is the store's pool.
+/// Starts the committer; it stops when the store, and so the queue's sender, is dropped.
+/// `writer` holds the committer's own connection; `shared` is the store's pool.
 pub(super) fn start(
-    writers: PgPool,
+    writer: PgPool,
     shared: PgPool,
     pending: mpsc::UnboundedReceiver<PendingWrite>,
 ) {
-    let pending = Arc::new(Mutex::new(pending));
-    for _ in 0..COMMITTERS {
-        let connections = Connections::new(writers.clone(), shared.clone());
-        tokio::spawn(commit_groups(connections, pending.clone()));
-    }
+    tokio::spawn(commit_groups(Connections::new(writer, shared), pending));
 }
 
 async fn commit_groups(
     mut connections: Connections,
-    pending: Arc<Mutex<mpsc::UnboundedReceiver<PendingWrite>>>,
+    mut pending: mpsc::UnboundedReceiver<PendingWrite>,
 ) {
     let mut group = Vec::with_capacity(MAX_GROUP);
     loop {
-        let received = pending.lock().await.recv_many(&mut group, MAX_GROUP).await;
+        let received = pending.recv_many(&mut group, MAX_GROUP).await;
         if received == 0 {
             return;
         }

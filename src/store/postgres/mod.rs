@@ -53,7 +53,7 @@ impl PostgresStore {
             .connect_with(options.clone())
             .await?;
         sqlx::migrate!("migrations/postgres").run(&pool).await?;
-        // The committers' and the reader's own connections, beside the pool (README
+        // The committer's and the reader's own connections, beside the pool (README
         // "Running many replicas": each process holds these on top of the pool's).
         let own_connections = |n: usize| {
             PgPoolOptions::new()
@@ -62,11 +62,7 @@ impl PostgresStore {
                 .connect_lazy_with(options.clone())
         };
         let (writes, pending_writes) = mpsc::unbounded_channel();
-        group::start(
-            own_connections(group::COMMITTERS),
-            pool.clone(),
-            pending_writes,
-        );
+        group::start(own_connections(1), pool.clone(), pending_writes);
         let (reads, pending_reads) = mpsc::unbounded_channel();
         tokio::spawn(reads::serve_reads(own_connections(1), pending_reads));
         let sql = SqlStore { pool, writes };

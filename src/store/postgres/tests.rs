@@ -349,6 +349,80 @@ async fn concurrent_claims_of_one_code_through_the_store_issue_exactly_one_token
     assert_eq!((issued, replayed), (1, 15), "{outcomes:?}");
 }
 
+/// Waits until a session of this database waits for a row lock (bounded: ten seconds).
+async fn until_a_session_waits_for_a_lock(pool: &PgPool) {
+    for _ in 0..1_000 {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        if waiting > 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("no session waited for the lock");
+}
+
+/// The transactions that claimed `codes`, as text (`xmin`), distinct.
+async fn claiming_transactions(pool: &PgPool, codes: &[&str]) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT DISTINCT xmin::text FROM auth_codes
+         WHERE code_hash = ANY($1) AND redeemed_at IS NOT NULL",
+    )
+    .bind(codes)
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn claims_queued_while_a_group_commits_wait_for_it_then_commit_as_one_group() {
+    let later = ["a", "b", "c", "d", "e", "f", "g", "h"];
+    let Some((_db, store, _connections)) = fresh(&[&["held"][..], &later].concat()).await else {
+        return;
+    };
+    let pool = store.sql.pool.clone();
+    // The test's own transaction holds the row of "held": the group claiming it waits in
+    // the database until that transaction ends.
+    let mut holder = pool.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM auth_codes WHERE code_hash = 'held' FOR UPDATE")
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    let first_claim = claim("held", "t-held");
+    let mut first = store.claim_code(&first_claim);
+    assert!(futures::poll!(first.as_mut()).is_pending());
+    until_a_session_waits_for_a_lock(&pool).await;
+
+    // Polled once, each claim is in the queue.
+    let claims: Vec<CodeClaim> = later.iter().map(|c| claim(c, &format!("t-{c}"))).collect();
+    let mut queued: Vec<_> = claims.iter().map(|c| store.claim_code(c)).collect();
+    for claim in &mut queued {
+        assert!(futures::poll!(claim.as_mut()).is_pending());
+    }
+    assert_eq!(
+        claiming_transactions(&pool, &later).await,
+        Vec::<String>::new()
+    );
+
+    holder.commit().await.unwrap();
+    assert!(matches!(first.await, Ok(Claim::Issued(_))));
+    for outcome in futures::future::join_all(queued).await {
+        assert!(matches!(outcome, Ok(Claim::Issued(_))), "{outcome:?}");
+    }
+    let groups = claiming_transactions(&pool, &later).await;
+    assert_eq!(
+        groups.len(),
+        1,
+        "one transaction claimed them all: {groups:?}"
+    );
+    assert_ne!(groups, claiming_transactions(&pool, &["held"]).await);
+}
+
 #[tokio::test]
 async fn a_failing_claim_does_not_fail_the_others_of_its_group() {
     let Some((_db, store, mut connections)) = fresh(&["a", "b", "c"]).await else {
