@@ -34,7 +34,7 @@ type Answers = Vec<Option<StoreResult<Written>>>;
 /// own, held across groups: taken from the shared pool, each would queue behind every
 /// waiting read and pay the pool's liveness checks. The rare writes use the shared pool.
 pub(super) struct Connections {
-    /// Holds at most the one connection kept in `held`.
+    /// A pool of one connection: the committer's own, taken into `held`.
     writer: PgPool,
     shared: PgPool,
     held: Option<PoolConnection<Postgres>>,
