@@ -15,8 +15,10 @@
 //! rarer writes run in one transaction. If a grouped statement fails, each of its writes is
 //! retried alone, so one bad write cannot fail the others.
 
+use std::time::{Duration, Instant};
+
 use sqlx::pool::PoolConnection;
-use sqlx::{PgConnection, PgPool, Postgres};
+use sqlx::{Connection, PgConnection, PgPool, Postgres};
 use tokio::sync::mpsc;
 
 use super::statements;
@@ -30,6 +32,13 @@ const MAX_GROUP: usize = 1024;
 /// The answer for each write of a group, by position; `None` until its part has run.
 type Answers = Vec<Option<StoreResult<Written>>>;
 
+/// How long the held connection may sit unused before the committer checks it with a
+/// round trip (a ping) before the next group. Under load the next group is waiting when one
+/// ends and pays nothing; a group that starts after a quiet spell pays one round trip, and
+/// a connection that died meanwhile (a database restart, a network outage) is replaced
+/// instead of failing that group with a 503 (tests/api/outage.rs).
+const CHECK_AFTER_IDLE: Duration = Duration::from_millis(1);
+
 /// Where the committer's statements run. The grouped statements use a connection of its
 /// own, held across groups: taken from the shared pool, each would queue behind every
 /// waiting read and pay the pool's liveness checks. The rare writes use the shared pool.
@@ -38,6 +47,8 @@ pub(super) struct Connections {
     writer: PgPool,
     shared: PgPool,
     held: Option<PoolConnection<Postgres>>,
+    /// When `held` was last handed out, or the group that used it ended.
+    last_used: Instant,
 }
 
 impl Connections {
@@ -46,13 +57,22 @@ impl Connections {
             writer,
             shared,
             held: None,
+            last_used: Instant::now(),
         }
     }
 
     async fn held(&mut self) -> StoreResult<&mut PgConnection> {
+        if self.last_used.elapsed() >= CHECK_AFTER_IDLE
+            && let Some(conn) = self.held.as_mut()
+            && conn.ping().await.is_err()
+        {
+            log::warn!("the group committer's connection was lost while idle; reconnecting");
+            self.held = None;
+        }
         if self.held.is_none() {
             self.held = Some(self.writer.acquire().await.map_err(map_err)?);
         }
+        self.last_used = Instant::now();
         Ok(self.held.as_mut().expect("just acquired"))
     }
 
@@ -108,6 +128,7 @@ pub(super) async fn commit_group(
     insert_codes(connections, ops, &mut answers).await;
     claim_codes(connections, ops, &mut answers).await;
     apply_rest(&connections.shared, ops, &mut answers).await;
+    connections.last_used = Instant::now();
     answers
         .into_iter()
         .map(|answer| answer.expect("every write answered"))
