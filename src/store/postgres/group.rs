@@ -47,7 +47,7 @@ pub(super) struct Connections {
     writer: PgPool,
     shared: PgPool,
     held: Option<PoolConnection<Postgres>>,
-    /// When `held` was last handed out, or the group that used it ended.
+    /// When the last group ended.
     last_used: Instant,
 }
 
@@ -62,6 +62,15 @@ impl Connections {
     }
 
     async fn held(&mut self) -> StoreResult<&mut PgConnection> {
+        if self.held.is_none() {
+            self.held = Some(self.writer.acquire().await.map_err(map_err)?);
+        }
+        Ok(self.held.as_mut().expect("just acquired"))
+    }
+
+    /// Before a group that follows a quiet spell (`CHECK_AFTER_IDLE`), gives up the held
+    /// connection if it no longer answers, so the group gets a live one.
+    async fn give_up_if_lost_while_idle(&mut self) {
         if self.last_used.elapsed() >= CHECK_AFTER_IDLE
             && let Some(conn) = self.held.as_mut()
             && conn.ping().await.is_err()
@@ -69,11 +78,6 @@ impl Connections {
             log::warn!("the group committer's connection was lost while idle; reconnecting");
             self.held = None;
         }
-        if self.held.is_none() {
-            self.held = Some(self.writer.acquire().await.map_err(map_err)?);
-        }
-        self.last_used = Instant::now();
-        Ok(self.held.as_mut().expect("just acquired"))
     }
 
     /// Gives up the held connection after it failed to reach the database, so the next
@@ -106,7 +110,7 @@ async fn commit_groups(
             return;
         }
         let ops: Vec<&GroupWrite> = group.iter().map(|(op, _)| op).collect();
-        let started = std::time::Instant::now();
+        let started = Instant::now();
         let results = commit_group(&mut connections, &ops).await;
         log::debug!(
             "committed a group of {received} writes in {:?}",
@@ -125,6 +129,7 @@ pub(super) async fn commit_group(
     ops: &[&GroupWrite],
 ) -> Vec<StoreResult<Written>> {
     let mut answers: Answers = (0..ops.len()).map(|_| None).collect();
+    connections.give_up_if_lost_while_idle().await;
     insert_codes(connections, ops, &mut answers).await;
     claim_codes(connections, ops, &mut answers).await;
     apply_rest(&connections.shared, ops, &mut answers).await;
