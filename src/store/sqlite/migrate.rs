@@ -26,7 +26,7 @@ pub(super) fn migrate(connection: &mut Connection) -> anyhow::Result<()> {
 
 /// Runs the migrations up to version `last` (all of them in service; fewer in tests, to
 /// build a database as an earlier release left it).
-fn migrate_up_to(connection: &mut Connection, last: i64) -> anyhow::Result<()> {
+pub(super) fn migrate_up_to(connection: &mut Connection, last: i64) -> anyhow::Result<()> {
     connection.execute_batch(HISTORY)?;
     for migration in MIGRATIONS.iter() {
         if migration.migration_type.is_down_migration() || migration.version > last {
