@@ -288,3 +288,26 @@ pub async fn open_with(
     }
     Ok(Arc::new(CachedStore::new(store, settings.cache_ttl)))
 }
+
+/// A token for the stores' tests, issued from `code_hash`: only its key, code and times vary.
+#[cfg(test)]
+fn sample_token(
+    token_hash: &str,
+    code_hash: &str,
+    issued_at: Millis,
+    expires_at: Millis,
+) -> AccessTokenRecord {
+    AccessTokenRecord {
+        token_hash: token_hash.into(),
+        code_hash: code_hash.into(),
+        client_id: "client".into(),
+        fi_reference_id: "fi".into(),
+        psp_id: "psp".into(),
+        scope: "accounts".into(),
+        consent_id: None,
+        psu_account_id: None,
+        issued_at,
+        expires_at,
+        revoked_at: None,
+    }
+}

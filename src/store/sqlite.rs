@@ -279,6 +279,14 @@ impl Store for SqliteStore {
     }
 }
 
+/// An in-memory database at the current schema, for the store's tests.
+#[cfg(test)]
+fn migrated_in_memory() -> Connection {
+    let mut connection = Connection::open_in_memory().unwrap();
+    migrate::migrate(&mut connection).unwrap();
+    connection
+}
+
 /// A code for the store's tests: only its key and expiry vary.
 #[cfg(test)]
 fn sample_code(code_hash: &str, expires_at: Millis) -> AuthCodeRecord {

@@ -103,17 +103,8 @@ fn code(code_hash: &str) -> AuthCodeRecord {
 
 fn token(token_hash: &str, code_hash: &str) -> AccessTokenRecord {
     AccessTokenRecord {
-        token_hash: token_hash.into(),
-        code_hash: code_hash.into(),
-        client_id: "client".into(),
-        fi_reference_id: "fi".into(),
-        psp_id: "psp".into(),
-        scope: "accounts".into(),
         consent_id: Some("consent".into()),
-        psu_account_id: None,
-        issued_at: NOW,
-        expires_at: NOW + 60_000,
-        revoked_at: None,
+        ..crate::store::sample_token(token_hash, code_hash, NOW, NOW + 60_000)
     }
 }
 

@@ -247,13 +247,9 @@ fn run_cached(connection: &Connection, sql: &str) -> StoreResult<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{AccessTokenRecord, Claim, Redemption};
+    use crate::store::{Claim, Redemption};
 
-    fn database() -> Connection {
-        let mut connection = Connection::open_in_memory().unwrap();
-        super::super::migrate::migrate(&mut connection).unwrap();
-        connection
-    }
+    use super::super::migrated_in_memory as database;
 
     fn code(code_hash: &str) -> WriteOp {
         WriteOp::InsertAuthCode(super::super::sample_code(code_hash, 100))
@@ -261,19 +257,7 @@ mod tests {
 
     fn redeem(code_hash: &str, token_hash: &str) -> WriteOp {
         WriteOp::Redeem {
-            token: AccessTokenRecord {
-                token_hash: token_hash.into(),
-                code_hash: code_hash.into(),
-                client_id: "client".into(),
-                fi_reference_id: "fi".into(),
-                psp_id: "psp".into(),
-                scope: "accounts".into(),
-                consent_id: None,
-                psu_account_id: None,
-                issued_at: 2,
-                expires_at: 200,
-                revoked_at: None,
-            },
+            token: crate::store::sample_token(token_hash, code_hash, 2, 200),
             now: 2,
         }
     }

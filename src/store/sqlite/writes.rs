@@ -277,11 +277,7 @@ fn revoke_access_token(
 mod tests {
     use super::*;
 
-    fn database() -> Connection {
-        let mut connection = Connection::open_in_memory().unwrap();
-        super::super::migrate::migrate(&mut connection).unwrap();
-        connection
-    }
+    use super::super::migrated_in_memory as database;
 
     fn page_count(connection: &Connection) -> i64 {
         connection
@@ -291,19 +287,7 @@ mod tests {
 
     /// A claim as the flow makes it: a 64-character hash and a time of this century.
     fn token_for(code_hash: &str, n: usize) -> AccessTokenRecord {
-        AccessTokenRecord {
-            token_hash: format!("{n:064x}"),
-            code_hash: code_hash.into(),
-            client_id: "client".into(),
-            fi_reference_id: "fi".into(),
-            psp_id: "psp".into(),
-            scope: "accounts".into(),
-            consent_id: None,
-            psu_account_id: None,
-            issued_at: NOW,
-            expires_at: NOW + 300_000,
-            revoked_at: None,
-        }
+        crate::store::sample_token(&format!("{n:064x}"), code_hash, NOW, NOW + 300_000)
     }
 
     const NOW: Millis = 1_796_601_600_000; // 2026-12-07
