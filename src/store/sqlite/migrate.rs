@@ -26,7 +26,7 @@ pub(super) fn migrate(connection: &mut Connection) -> anyhow::Result<()> {
 
 /// Runs the migrations up to version `last` (all of them in service; fewer in tests, to
 /// build a database as an earlier release left it).
-pub(super) fn migrate_up_to(connection: &mut Connection, last: i64) -> anyhow::Result<()> {
+fn migrate_up_to(connection: &mut Connection, last: i64) -> anyhow::Result<()> {
     connection.execute_batch(HISTORY)?;
     for migration in MIGRATIONS.iter() {
         if migration.migration_type.is_down_migration() || migration.version > last {
@@ -127,6 +127,26 @@ mod tests {
             .map(Result::unwrap)
             .collect();
         assert_eq!(in_issue_order, ["t-used", "t-late"]);
+    }
+
+    #[test]
+    fn a_code_minted_before_the_room_was_made_is_claimed_once_all_the_same() {
+        use crate::store::sample_token;
+        use crate::store::sqlite::writes::mark_redeemed;
+        let mut connection = first_release_database();
+        migrate(&mut connection).unwrap();
+        let token = sample_token(&format!("{:064x}", 1), "fresh", 5, 99);
+        assert_eq!(mark_redeemed(&connection, &token, 5).unwrap(), 1);
+        let second = sample_token(&format!("{:064x}", 2), "fresh", 5, 99);
+        assert_eq!(mark_redeemed(&connection, &second, 5).unwrap(), 0);
+        let claimed_by: String = connection
+            .query_row(
+                "SELECT token_hash FROM auth_codes WHERE code_hash = 'fresh'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(claimed_by, token.token_hash);
     }
 
     #[test]

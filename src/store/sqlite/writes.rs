@@ -178,7 +178,7 @@ fn redeem(
 /// Marks the code of `t` redeemed by `t`, if no token redeemed it yet: the number of rows
 /// claimed, 1 or 0. The code's `claim_room` gives way to the two columns it fills, so the
 /// row keeps its length and its page does not split (`migrations/sqlite/0004`).
-fn mark_redeemed(
+pub(super) fn mark_redeemed(
     connection: &Connection,
     t: &AccessTokenRecord,
     now: Millis,
@@ -317,34 +317,5 @@ mod tests {
             )
             .unwrap();
         assert_eq!(claimed_by, format!("{:064x}", 7));
-    }
-
-    #[test]
-    fn a_code_minted_before_the_room_was_made_is_claimed_once_all_the_same() {
-        let mut connection = Connection::open_in_memory().unwrap();
-        super::super::migrate::migrate_up_to(&mut connection, 3).unwrap();
-        connection
-            .execute(
-                "INSERT INTO auth_codes (code_hash, client_id, fi_reference_id, psp_id,
-                   redirect_uri, scope, created_at, expires_at)
-                 VALUES ('old', 'client', 'fi', 'psp', 'https://example.com', 'accounts', 1, ?1)",
-                [NOW],
-            )
-            .unwrap();
-        super::super::migrate::migrate(&mut connection).unwrap();
-        let token = token_for("old", 1);
-        assert_eq!(mark_redeemed(&connection, &token, NOW).unwrap(), 1);
-        assert_eq!(
-            mark_redeemed(&connection, &token_for("old", 2), NOW).unwrap(),
-            0
-        );
-        let claimed_by: String = connection
-            .query_row(
-                "SELECT token_hash FROM auth_codes WHERE code_hash = 'old'",
-                [],
-                |row| row.get(0),
-            )
-            .unwrap();
-        assert_eq!(claimed_by, token.token_hash);
     }
 }
