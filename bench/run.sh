@@ -223,11 +223,12 @@ exchange_phase() {
     exchange "$url" "$workdir/codes" "$probe"
     step "$label: token exchange"
     fresh_codes "$url" "$duration" "$sizing_rate" "$workdir/codes"
-    # The minting just before leaves hundreds of MiB of the database's writes in the
-    # kernel's page cache, which writes them back once they are 30 s old
-    # (vm.dirty_expire_centisecs), in one burst that lands inside this measurement and
-    # holds up its WAL flushes by tens of ms (README "Performance"). The exchange is measured
-    # on a clean disk instead; its own writes still go through the same kernel.
+    # PostgreSQL's minting just before leaves hundreds of MiB of its writes in the kernel's
+    # page cache, which writes them back once they are 30 s old (vm.dirty_expire_centisecs),
+    # in one burst that lands inside this measurement and holds up its WAL flushes by tens
+    # of ms (README "Performance"). The exchange is measured on a clean disk instead, its
+    # own writes still going through the same kernel; SQLite's phase is synced too, so that
+    # both are measured alike.
     sync
     exchange "$url" "$workdir/codes" "$duration" "token exchange, $label"
 }
