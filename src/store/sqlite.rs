@@ -287,6 +287,19 @@ fn migrated_in_memory() -> Connection {
     connection
 }
 
+/// The hash of the token that claimed `code_hash`, or `None` while it is unclaimed, for the
+/// store's tests.
+#[cfg(test)]
+fn redeemed_by(connection: &Connection, code_hash: &str) -> Option<String> {
+    connection
+        .query_row(
+            "SELECT token_hash FROM auth_codes WHERE code_hash = ?1",
+            [code_hash],
+            |row| row.get(0),
+        )
+        .unwrap()
+}
+
 /// A code for the store's tests: only its key and expiry vary.
 #[cfg(test)]
 fn sample_code(code_hash: &str, expires_at: Millis) -> AuthCodeRecord {

@@ -250,6 +250,7 @@ mod tests {
     use crate::store::{Claim, Redemption};
 
     use super::super::migrated_in_memory as database;
+    use super::super::redeemed_by;
 
     fn code(code_hash: &str) -> WriteOp {
         WriteOp::InsertAuthCode(super::super::sample_code(code_hash, 100))
@@ -373,16 +374,6 @@ mod tests {
             .unwrap();
         let rows = statement.query_map([], |row| row.get(0)).unwrap();
         rows.map(Result::unwrap).collect()
-    }
-
-    fn redeemed_by(connection: &Connection, code_hash: &str) -> Option<String> {
-        connection
-            .query_row(
-                "SELECT token_hash FROM auth_codes WHERE code_hash = ?1",
-                [code_hash],
-                |row| row.get(0),
-            )
-            .unwrap()
     }
 
     fn claimed(answer: &StoreResult<Written>) -> Claim {

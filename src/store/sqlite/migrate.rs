@@ -72,6 +72,7 @@ fn migrate_up_to(connection: &mut Connection, last: i64) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::sqlite::redeemed_by;
 
     const CODE: &str = "INSERT INTO auth_codes (code_hash, client_id, fi_reference_id, psp_id,
         redirect_uri, scope, created_at, expires_at, redeemed_at)
@@ -102,22 +103,8 @@ mod tests {
     fn upgrading_keeps_every_token_and_links_it_to_its_code() {
         let mut connection = first_release_database();
         migrate(&mut connection).unwrap();
-        let linked: Option<String> = connection
-            .query_row(
-                "SELECT token_hash FROM auth_codes WHERE code_hash = 'used'",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
-        assert_eq!(linked.as_deref(), Some("t-used"));
-        let unclaimed: Option<String> = connection
-            .query_row(
-                "SELECT token_hash FROM auth_codes WHERE code_hash = 'fresh'",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
-        assert_eq!(unclaimed, None);
+        assert_eq!(redeemed_by(&connection, "used").as_deref(), Some("t-used"));
+        assert_eq!(redeemed_by(&connection, "fresh"), None);
         let mut tokens = connection
             .prepare("SELECT token_hash FROM access_tokens ORDER BY id")
             .unwrap();
@@ -139,14 +126,7 @@ mod tests {
         assert_eq!(mark_redeemed(&connection, &token, 5).unwrap(), 1);
         let second = sample_token(&format!("{:064x}", 2), "fresh", 5, 99);
         assert_eq!(mark_redeemed(&connection, &second, 5).unwrap(), 0);
-        let claimed_by: String = connection
-            .query_row(
-                "SELECT token_hash FROM auth_codes WHERE code_hash = 'fresh'",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
-        assert_eq!(claimed_by, token.token_hash);
+        assert_eq!(redeemed_by(&connection, "fresh"), Some(token.token_hash));
     }
 
     #[test]
