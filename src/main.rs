@@ -6,7 +6,7 @@ use clap::Parser;
 use obie_tokens::cli::{self, Cli};
 
 /// The whole process allocates through mimalloc: glibc's allocator took about a sixth of
-/// the HTTP workers' CPU in an exchange profile (README "Performance").
+/// the HTTP workers' CPU in an exchange profile (docs/performance.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -6,8 +6,8 @@
 //! One committer, not several: each group pays a statement per kind and a WAL flush
 //! whatever its size, and a second committer taking whatever waits while the first commits
 //! made many small groups. Against two, one committer exchanged more codes per second with
-//! less CPU in the database and in this process; three and four were slower still (README
-//! "Performance").
+//! less CPU in the database and in this process; three and four were slower still
+//! (docs/performance.md).
 //!
 //! The two writes of the hot path run as one multi-row statement per kind (minting codes;
 //! checking and claiming codes and issuing their tokens, `claims`), each atomic on its own

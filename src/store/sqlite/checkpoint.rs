@@ -34,7 +34,7 @@ use rusqlite::{Connection, OpenFlags};
 const INTERVAL: Duration = Duration::from_millis(200);
 /// WAL frames (one page each) from which the WAL is started over: 64 MiB of 4 KiB pages.
 /// Against 4,096 frames, a quarter as many restarts took about 4 µs of the store thread's
-/// CPU off each exchange; 65,536 gained nothing more (README "Performance").
+/// CPU off each exchange; 65,536 gained nothing more (docs/performance.md).
 const RESTART_FRAMES: i64 = 16384;
 /// WAL frames from which a WAL that is not starting over is logged.
 const LONG_WAL_FRAMES: i64 = 100_000;

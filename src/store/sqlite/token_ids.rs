@@ -2,7 +2,7 @@
 //!
 //! A unique index on the hash put every new token on a random page of that index, so each
 //! group commit wrote (and synced) about one such page per token: 16 of the 27 pages a
-//! commit wrote under load (README "Performance"). Instead a token is found through a
+//! commit wrote under load (docs/performance.md). Instead a token is found through a
 //! prefix of its hash, in two places:
 //! - `RecentIds`, in the store thread's memory, recorded as tokens are issued
 //!   (`writes::insert_access_token`): it writes no page of the database file;

@@ -3,7 +3,7 @@
 //!
 //! SQLite writes each WAL frame with two system calls, its 24-byte header and then the page.
 //! A group commit writes about 27 frames, and writing them took 18 % of the server's samples
-//! in a profile of the exchange (README "Performance"). Here writes to the WAL at consecutive
+//! in a profile of the exchange (docs/performance.md). Here writes to the WAL at consecutive
 //! offsets are gathered in memory and written as one run before anything else touches the
 //! WAL file, and at the latest when the commit publishes its frames: SQLite calls
 //! `xShmBarrier` on the database file between writing the two copies of the wal-index header
