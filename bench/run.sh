@@ -13,7 +13,9 @@
 #                     (a fresh database, dropped at the end)
 #   long exchange     LONG_SECONDS of exchanges in ten back-to-back slices on the SQLite
 #                     server: the rate of the last tenth against the first
-# and prints one table, also written to target/bench/report.md.
+# and prints one table, also written to target/bench/report.md: per phase the rate, the
+# latencies, the server's peak RSS and the CPU time per request of the server (and of the
+# local PostgreSQL) and of wrk.
 #
 # Codes live at most 600 s, so they are minted per phase, just before the phase, sized from
 # the measured exchange rate (a short probe) and minting rate. Minting itself is the
@@ -107,19 +109,37 @@ stop_server() {
     server_pids=("${kept[@]}")
 }
 rss_kib() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+# CPU time (user + system) in clock ticks: of process $1 with all its threads, and of the
+# local PostgreSQL server's processes (0 when none runs).
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+postgres_ticks() {
+    local pid total=0
+    for pid in $(pgrep -x postgres 2>/dev/null); do total=$(( total + $(cpu_ticks "$pid") )); done
+    echo "$total"
+}
+ticks_per_second="$(getconf CLK_TCK)"
 
 # ---------------------------------------------------------------------------------------
 # run_wrk SCRIPT URL SECONDS [ENV=VALUE...]: one wrk run against the server $server_pid;
 # the figures land in $workdir/result (key=value), plus rss_sampled_kib and rss_peak_kib
-# (the server's VmHWM, its peak since it started); the command line in last_command.
+# (the server's VmHWM, its peak since it started) and the CPU time, in µs, that the server
+# (server_cpu_us), the local PostgreSQL (database_cpu_us) and wrk (wrk_cpu_us) used during
+# the run; the command line in last_command.
 run_wrk() {
     local script="$1" url="$2" seconds="$3"; shift 3
     local result="$workdir/result" max_rss=0 rss
     rm -f "$result"
     local cmd=(wrk -t"$threads" -c"$connections" -d"${seconds}s" --timeout 10s
         -s "bench/lua/$script" "$url")
-    env BENCH_LUA_DIR="$here/lua" BENCH_THREADS="$threads" BENCH_RESULT="$result" "$@" \
-        "${cmd[@]}" >"$workdir/wrk.out" 2>&1 &
+    local server_before database_before
+    server_before="$(cpu_ticks "$server_pid")"
+    database_before="$(postgres_ticks)"
+    # bash's `time` gives wrk's own CPU (user and system seconds) once it exits.
+    {
+        TIMEFORMAT='%U %S'
+        time env BENCH_LUA_DIR="$here/lua" BENCH_THREADS="$threads" BENCH_RESULT="$result" \
+            "$@" "${cmd[@]}" >"$workdir/wrk.out" 2>&1
+    } 2>"$workdir/wrk.time" &
     local wrk_pid=$!
     # Sample the server's resident set while wrk runs (bounded: wrk stops after $seconds).
     for _ in $(seq 1 $(( (seconds + 30) * 4 ))); do
@@ -131,16 +151,23 @@ run_wrk() {
     if ! wait "$wrk_pid" || [ ! -s "$result" ]; then
         note "wrk failed:"; cat "$workdir/wrk.out" >&2; exit 1
     fi
+    local server_after database_after
+    server_after="$(cpu_ticks "$server_pid")"
+    database_after="$(postgres_ticks)"
     {
         echo "rss_sampled_kib=$max_rss"
         echo "rss_peak_kib=$(rss_kib "$server_pid" VmHWM)"
+        echo "server_cpu_us=$(( (server_after - server_before) * 1000000 / ticks_per_second ))"
+        echo "database_cpu_us=$(( (database_after - database_before) * 1000000 / ticks_per_second ))"
+        echo "wrk_cpu_us=$(awk '{ printf "%.0f", ($1 + $2) * 1e6 }' "$workdir/wrk.time")"
     } >>"$result"
     last_command="${*:+$* }${cmd[*]}"
 }
 get() { sed -n "s/^$1=//p" "$workdir/result"; }
 
 # ---------------------------------------------------------------------------------------
-# Table rows: scenario|requests/s|p50|p99|p99.9|non-2xx|peak RSS KiB
+# Table rows: scenario|requests/s|p50|p99|p99.9|non-2xx|peak RSS KiB|CPU µs per request of
+# the server|of the local PostgreSQL|of wrk
 # commands: the wrk command line of each row.
 rows=()
 commands=()
@@ -153,9 +180,14 @@ add_row() {
         note "WARNING: $scenario ran out of codes: $exhausted requests were sent with a dummy code"
         non2xx="$non2xx ($exhausted out of codes)"
     fi
+    local requests server_cpu database_cpu wrk_cpu
+    requests="$(get requests)"
+    server_cpu="$(calc "$(get server_cpu_us) / $requests" %.1f)"
+    database_cpu="$(calc "$(get database_cpu_us) / $requests" %.1f)"
+    wrk_cpu="$(calc "$(get wrk_cpu_us) / $requests" %.1f)"
     commands+=("# $scenario" "$last_command")
-    rows+=("$scenario|$(get rps)|$(get p50_us)|$(get p99_us)|$(get p999_us)|$non2xx|$(get rss_peak_kib)")
-    note "$scenario: $(get rps) requests/s, p50 $(get p50_us) µs, p99 $(get p99_us) µs, p99.9 $(get p999_us) µs, non-2xx $(get non2xx), socket errors $(get socket_errors), peak RSS $(get rss_peak_kib) KiB (sampled max $(get rss_sampled_kib) KiB)"
+    rows+=("$scenario|$(get rps)|$(get p50_us)|$(get p99_us)|$(get p999_us)|$non2xx|$(get rss_peak_kib)|$server_cpu|$database_cpu|$wrk_cpu")
+    note "$scenario: $(get rps) requests/s, p50 $(get p50_us) µs, p99 $(get p99_us) µs, p99.9 $(get p999_us) µs, non-2xx $(get non2xx), socket errors $(get socket_errors), peak RSS $(get rss_peak_kib) KiB (sampled max $(get rss_sampled_kib) KiB), CPU per request: server $server_cpu µs, PostgreSQL $database_cpu µs, wrk $wrk_cpu µs"
 }
 
 # mint URL SECONDS OUTFILE [SCENARIO]: mints codes for SECONDS into OUTFILE (one a line);
@@ -226,7 +258,7 @@ exchange_phase() {
     # PostgreSQL's minting just before leaves hundreds of MiB of its writes in the kernel's
     # page cache, which writes them back once they are 30 s old (vm.dirty_expire_centisecs),
     # in one burst that lands inside this measurement and holds up its WAL flushes by tens
-    # of ms (README "Performance"). The exchange is measured on a clean disk instead, its
+    # of ms (docs/performance.md). The exchange is measured on a clean disk instead, its
     # own writes still going through the same kernel; SQLite's phase is synced too, so that
     # both are measured alike.
     sync
@@ -348,16 +380,22 @@ mib() { calc "$1 / 1024" %.1f; }
     echo
     echo "Machine: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | sed -n 1p), $(awk '/MemTotal/ { printf "%.1f GiB RAM", $2 / 1048576 }' /proc/meminfo), Linux $(uname -r); wrk $(wrk -v 2>&1 | sed -n 1p | awk '{print $2}') on the same machine (-t$threads -c$connections). Load average (1, 5, 15 min) before: $load_before; after: $(cut -d' ' -f1-3 /proc/loadavg)."
     echo
-    echo "| scenario | requests/s | p50 ms | p99 ms | p99.9 ms | non-2xx | peak RSS MiB | × baseline |"
-    echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+    echo "| scenario | requests/s | p50 ms | p99 ms | p99.9 ms | non-2xx | peak RSS MiB | server CPU µs/request | wrk CPU µs/request | × baseline |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     for row in "${rows[@]}"; do
-        IFS='|' read -r scenario rps p50 p99 p999 non2xx rss <<<"$row"
-        printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$scenario" \
+        IFS='|' read -r scenario rps p50 p99 p999 non2xx rss server_cpu database_cpu wrk_cpu \
+            <<<"$row"
+        # A PostgreSQL row's work is split between this server and the database's processes.
+        if [[ "$scenario" == *PostgreSQL* ]]; then
+            server_cpu="$server_cpu + $database_cpu PostgreSQL"
+        fi
+        printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$scenario" \
             "$(calc "$rps" %.0f)" "$(ms "$p50")" "$(ms "$p99")" "$(ms "$p999")" "$non2xx" \
-            "$(mib "$rss")" "$(calc "$rps / $baseline_rps" %.2f)"
+            "$(mib "$rss")" "$server_cpu" "$wrk_cpu" "$(calc "$rps / $baseline_rps" %.2f)"
     done
     echo
     echo "- ${duration} s per phase; requests/s counts every answered request; latencies are wrk's, from sending to the complete response; non-2xx counts responses with status ≥ 400; peak RSS is the server's VmHWM (its peak since start: SQLite rows share one server)."
+    echo "- CPU µs/request: the CPU time (user and system) used during the phase, divided by the requests answered: the server's process (\`/proc/<pid>/stat\`), for PostgreSQL rows plus the local PostgreSQL server's processes, and wrk's own (bash's \`time\`). The load generator shares the $(nproc) cores, so what a request costs in all is the sum of the two columns."
     echo "- Long exchange: ${long_seconds} s in ten slices of ${slice} s on one growing SQLite database, fresh codes minted before each slice: last tenth / first tenth = **$long_ratio**; $long_total tokens exchanged in ${long_seconds_run} s of exchange; $long_exhausted requests ran out of codes."
     echo "- $pg_note."
     if [ -n "$oidc_rps" ]; then
