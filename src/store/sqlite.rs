@@ -10,6 +10,7 @@
 
 mod checkpoint;
 mod engine;
+mod merged_filter;
 mod migrate;
 mod reads;
 mod syncer;

@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
+use super::merged_filter::MergedFilter;
 use super::writes::rollback;
 
 /// Unmerged tokens that start a batch. A batch of `n` tokens into `access_token_ids` of `l`
@@ -60,11 +61,14 @@ fn prefix_of(token_hash: &str) -> Prefix {
 pub(super) struct RecentIds {
     ids: BTreeSet<(Prefix, i64)>,
     uncommitted: Vec<(Prefix, i64)>,
+    /// The keys `access_token_ids` may hold (`merged_filter`); without it, every lookup
+    /// reads that table.
+    merged: Option<MergedFilter>,
 }
 
 impl RecentIds {
     /// The tokens of the file after the last merge: every token not yet in
-    /// `access_token_ids`.
+    /// `access_token_ids`; and the keys of those that are.
     pub(super) fn load(connection: &Connection) -> rusqlite::Result<Self> {
         let mut statement = connection.prepare(
             "SELECT token_hash, id FROM access_tokens
@@ -75,10 +79,24 @@ impl RecentIds {
                 Ok((prefix_of(row.get_ref(0)?.as_str()?), row.get(1)?))
             })?
             .collect::<rusqlite::Result<_>>()?;
+        let mut merged = MergedFilter::new();
+        let mut keys = connection.prepare("SELECT hash_prefix FROM access_token_ids")?;
+        let mut rows = keys.query([])?;
+        while let Some(row) = rows.next()? {
+            merged.insert(row.get_ref(0)?.as_bytes()?);
+        }
         Ok(RecentIds {
             ids,
             uncommitted: Vec::new(),
+            merged: Some(merged),
         })
+    }
+
+    /// Whether `access_token_ids` may hold the token `token_hash`; `false` means it does not.
+    fn may_be_merged(&self, token_hash: &str) -> bool {
+        self.merged
+            .as_ref()
+            .is_none_or(|merged| merged.may_hold(token_hash))
     }
 
     /// Records the token `id` just inserted, uncommitted until `committed`.
@@ -137,6 +155,9 @@ pub(super) fn find_token<T>(
                 return Ok(Some(found));
             }
         }
+    }
+    if !recent.may_be_merged(token_hash) {
+        return Ok(None);
     }
     connection
         .prepare_cached(merged_sql)?
@@ -254,6 +275,9 @@ impl Merger {
         };
         for key in &keys {
             recent.ids.remove(key);
+            if let Some(merged) = &mut recent.merged {
+                merged.insert(&key.0);
+            }
         }
         Ok(())
     }
@@ -529,6 +553,29 @@ mod tests {
         assert!(store.all_found(0..total));
         store.merge_all(&mut merger());
         store.assert_merged_and_found(total);
+    }
+
+    #[test]
+    fn merged_tokens_are_found_and_their_hashes_refused_after_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        {
+            let mut store = Store::open(&path);
+            store.issue(0..MERGE_AT, 99);
+            store.merge_all(&mut merger());
+            store.assert_merged_and_found(MERGE_AT);
+        }
+        // Nothing is recent now: every lookup goes by the merged keys, as loaded at start-up.
+        let mut store = Store::open(&path);
+        assert_eq!(store.recent.len(), 0);
+        assert!(store.all_found(0..MERGE_AT));
+        let refused = store.insert(MERGE_AT / 2, 99).unwrap_err();
+        assert_eq!(
+            refused.sqlite_error_code(),
+            Some(rusqlite::ErrorCode::ConstraintViolation),
+            "{refused}"
+        );
+        assert!(!store.found(MERGE_AT));
     }
 
     #[test]
