@@ -7,7 +7,9 @@
 //! - `RecentIds`, in the store thread's memory, recorded as tokens are issued
 //!   (`writes::insert_access_token`): it writes no page of the database file;
 //! - `access_token_ids`, in the file, into which the recent ones are merged in batches of
-//!   `MERGE_AT` or more, a few hundred at a time in key order, so one page takes many.
+//!   `MERGE_AT` or more, a few hundred at a time in key order, so one page takes many. A
+//!   lookup reads it only when a filter of its keys, also in the store thread's memory,
+//!   may hold the key (`merged_filter`).
 //!
 //! Nothing is lost in a crash: the recent ids are rebuilt at start-up from the tokens after
 //! `access_token_ids_merged.through_id`, and merging the same token twice is a no-op. A
