@@ -59,13 +59,12 @@ fn prefix_of(token_hash: &str) -> Prefix {
 /// Tokens are written inside the store thread's group transaction, so a recorded id is
 /// only sure once that commits: the engine keeps the ids recorded since it began
 /// (`mark`, `forget_since`) and forgets them when a write or the whole group is undone.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct RecentIds {
     ids: BTreeSet<(Prefix, i64)>,
     uncommitted: Vec<(Prefix, i64)>,
-    /// The keys `access_token_ids` may hold (`merged_filter`); without it, every lookup
-    /// reads that table.
-    merged: Option<MergedFilter>,
+    /// The keys `access_token_ids` may hold (`merged_filter`).
+    merged: MergedFilter,
 }
 
 impl RecentIds {
@@ -90,15 +89,8 @@ impl RecentIds {
         Ok(RecentIds {
             ids,
             uncommitted: Vec::new(),
-            merged: Some(merged),
+            merged,
         })
-    }
-
-    /// Whether `access_token_ids` may hold the token `token_hash`; `false` means it does not.
-    fn may_be_merged(&self, token_hash: &str) -> bool {
-        self.merged
-            .as_ref()
-            .is_none_or(|merged| merged.may_hold(token_hash))
     }
 
     /// Records the token `id` just inserted, uncommitted until `committed`.
@@ -158,7 +150,7 @@ pub(super) fn find_token<T>(
             }
         }
     }
-    if !recent.may_be_merged(token_hash) {
+    if !recent.merged.may_hold(token_hash) {
         return Ok(None);
     }
     connection
@@ -277,9 +269,7 @@ impl Merger {
         };
         for key in &keys {
             recent.ids.remove(key);
-            if let Some(merged) = &mut recent.merged {
-                merged.insert(&key.0);
-            }
+            recent.merged.insert(&key.0);
         }
         Ok(())
     }
