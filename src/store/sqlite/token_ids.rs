@@ -450,6 +450,16 @@ mod tests {
             tokens.into_iter().all(|n| self.found(n))
         }
 
+        /// Asserts that inserting token `n` again is refused as a duplicate hash.
+        fn assert_refused(&mut self, n: i64) {
+            let refused = self.insert(n, 99).unwrap_err();
+            assert_eq!(
+                refused.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::ConstraintViolation),
+                "token {n}: {refused}"
+            );
+        }
+
         /// Asserts that tokens `0..total` are all in the file's table and all found by hash.
         fn assert_merged_and_found(&self, total: i64) {
             assert_eq!(self.count("access_token_ids"), total);
@@ -501,12 +511,7 @@ mod tests {
         store.merge_all(&mut merger());
         store.issue(MERGE_AT..MERGE_AT + 1, 99);
         for n in [0, MERGE_AT] {
-            let refused = store.insert(n, 99).unwrap_err();
-            assert_eq!(
-                refused.sqlite_error_code(),
-                Some(rusqlite::ErrorCode::ConstraintViolation),
-                "token {n}: {refused}"
-            );
+            store.assert_refused(n);
         }
         assert_eq!(store.count("access_tokens"), MERGE_AT + 1);
         assert_eq!(store.recent.len(), 1);
@@ -561,12 +566,7 @@ mod tests {
         let mut store = Store::open(&path);
         assert_eq!(store.recent.len(), 0);
         assert!(store.all_found(0..MERGE_AT));
-        let refused = store.insert(MERGE_AT / 2, 99).unwrap_err();
-        assert_eq!(
-            refused.sqlite_error_code(),
-            Some(rusqlite::ErrorCode::ConstraintViolation),
-            "{refused}"
-        );
+        store.assert_refused(MERGE_AT / 2);
         assert!(!store.found(MERGE_AT));
     }
 
