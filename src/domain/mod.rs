@@ -3,6 +3,7 @@
 
 pub mod admin;
 mod flow;
+mod random;
 pub mod sandbox;
 pub mod secrets;
 pub mod types;

@@ -1,4 +1,4 @@
-//! Credentials from the OS CSPRNG, stored only as SHA-256 (SPEC §6).
+//! Credentials from the OS CSPRNG (`random`), stored only as SHA-256 (SPEC §6).
 //!
 //! Every secret here is machine-generated with at least 122 random bits, so a fast hash
 //! is enough: there is nothing to brute-force, and a slow password hash would cap the
@@ -8,6 +8,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
+
+use super::random::random_bytes;
 
 /// The SHA-256 of a secret, hex-encoded: what the store keeps instead of the secret.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -57,12 +59,6 @@ impl SecretHash {
     pub fn matches(&self, other: &SecretHash) -> bool {
         self.0.as_bytes().ct_eq(other.0.as_bytes()).into()
     }
-}
-
-fn random_bytes<const N: usize>() -> [u8; N] {
-    let mut bytes = [0u8; N];
-    getrandom::fill(&mut bytes).expect("the OS random number generator is available");
-    bytes
 }
 
 /// 256 random bits, base64url: authorization codes, ccg tokens and client secrets.
