@@ -4,7 +4,8 @@
 #
 # Installs wrk (Debian) when missing, builds in release mode, then on 127.0.0.1 only:
 #   baseline          examples/bench_baseline.rs: the exchange's request and response shape,
-#                     no storage; every other result is also given as a ratio to it
+#                     no storage, measured first and again last; every other result is
+#                     also given as a ratio to the mean of the two
 #   node-oidc-provider  bench/oidc-provider/server.mjs, in memory: the same exchange at its
 #                     /token, when node and npm are installed (packages from its lockfile)
 #   SQLite            `serve --sandbox` on a fresh database: authorization codes, token
@@ -266,17 +267,23 @@ exchange_phase() {
 }
 
 # ---------------------------------------------------------------------------------------
-step "baseline: bare actix-web, same request and response shape, no storage"
-start_server baseline "$baseline_bin"
-baseline_pid="$server_pid"
-# Any code works there: with no input file every request carries the same dummy code, as
-# long as a real one.
-run_wrk exchange.lua "$server_url/v1/obie/tokens" "$probe" BENCH_INPUT=/dev/null # warm-up
-run_wrk exchange.lua "$server_url/v1/obie/tokens" "$duration" BENCH_INPUT=/dev/null
-sed -i "s/^exhausted=.*/exhausted=0/" "$workdir/result" # every request is a valid one there
-add_row "baseline (bare actix-web, no storage)"
-baseline_rps="$(get rps)"
-stop_server "$baseline_pid"
+# baseline_phase SCENARIO: the bare baseline, a warm-up then the measured run, as a row.
+# It runs first and again last; every ratio is to the mean of the two, so that a machine
+# whose speed drifts during the run moves the denominator with it.
+baseline_phase() {
+    step "$1: bare actix-web, same request and response shape, no storage"
+    start_server baseline "$baseline_bin"
+    local pid="$server_pid"
+    # Any code works there: with no input file every request carries the same dummy code,
+    # as long as a real one.
+    run_wrk exchange.lua "$server_url/v1/obie/tokens" "$probe" BENCH_INPUT=/dev/null # warm-up
+    run_wrk exchange.lua "$server_url/v1/obie/tokens" "$duration" BENCH_INPUT=/dev/null
+    sed -i "s/^exhausted=.*/exhausted=0/" "$workdir/result" # every request is a valid one there
+    add_row "$1"
+    stop_server "$pid"
+}
+baseline_phase "baseline (bare actix-web, no storage)"
+baseline_first_rps="$(get rps)"
 
 # ---------------------------------------------------------------------------------------
 # node-oidc-provider (bench/oidc-provider/server.mjs), in memory: the same exchange of one
@@ -371,6 +378,11 @@ elif command -v pg_isready >/dev/null && pg_isready -q -h 127.0.0.1 -p 5432; the
 fi
 
 # ---------------------------------------------------------------------------------------
+baseline_phase "baseline again, after the other phases"
+baseline_last_rps="$(get rps)"
+baseline_rps="$(calc "($baseline_first_rps + $baseline_last_rps) / 2" %.1f)"
+
+# ---------------------------------------------------------------------------------------
 ms() { calc "$1 / 1000" %.2f; }
 mib() { calc "$1 / 1024" %.1f; }
 {
@@ -397,6 +409,7 @@ mib() { calc "$1 / 1024" %.1f; }
     echo "- ${duration} s per phase; requests/s counts every answered request; latencies are wrk's, from sending to the complete response; non-2xx counts responses with status ≥ 400; peak RSS is the server's VmHWM (its peak since start: SQLite rows share one server)."
     echo "- CPU µs/request: the CPU time (user and system) used during the phase, divided by the requests answered: the server's process (\`/proc/<pid>/stat\`), for PostgreSQL rows plus the local PostgreSQL server's processes, and wrk's own (bash's \`time\`). The load generator shares the $(nproc) cores, so what a request costs in all is the sum of the two columns."
     echo "- Long exchange: ${long_seconds} s in ten slices of ${slice} s on one growing SQLite database, fresh codes minted before each slice: last tenth / first tenth = **$long_ratio**; $long_total tokens exchanged in ${long_seconds_run} s of exchange; $long_exhausted requests ran out of codes."
+    echo "- × baseline: against the mean of the two baseline runs, $(calc "$baseline_first_rps" %.0f) requests/s first and $(calc "$baseline_last_rps" %.0f) last: $(calc "$baseline_rps" %.0f)/s."
     echo "- $pg_note."
     if [ -n "$oidc_rps" ]; then
         echo "- $oidc_note: obie-tokens' token exchange on SQLite ran at **$(calc "$sqlite_exchange_row_rps / $oidc_rps" %.1f)×** its rate."
