@@ -1,13 +1,13 @@
-//! The kernel's CSPRNG, read a block at a time per thread (SPEC §6: every credential is
-//! machine-generated from it).
+//! The OS CSPRNG, read a block at a time per thread (SPEC §6: codes and tokens come from
+//! the OS CSPRNG).
 //!
 //! An exchange needs 16 random bytes and a minted code 32, and one `getrandom` system
 //! call for each was about 1.4 % of the server's CPU under load (docs/performance.md). So
 //! each thread reads `BLOCK` bytes at once and hands them out in order, each byte once;
 //! the bytes handed out are overwritten with zeros at once, so the block never holds a
-//! credential already issued. The bytes are the kernel's own, unchanged: no
-//! generator of ours stands between it and a token. The service never forks, so no two
-//! processes can share a block.
+//! credential already issued. The bytes are the kernel's own, unchanged: no generator of
+//! ours stands between it and a token. The service never forks, so no two processes can
+//! share a block.
 
 use std::cell::RefCell;
 
