@@ -271,7 +271,7 @@ exchange_phase() {
 # It runs first and again last; every ratio is to the mean of the two, so that a machine
 # whose speed drifts during the run moves the denominator with it.
 baseline_phase() {
-    step "$1: bare actix-web, same request and response shape, no storage"
+    step "$1"
     start_server baseline "$baseline_bin"
     local pid="$server_pid"
     # Any code works there: with no input file every request carries the same dummy code,
