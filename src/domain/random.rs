@@ -68,55 +68,65 @@ mod tests {
 
     use super::*;
 
-    /// A stand-in for the kernel that counts its reads and fills with the read's number.
-    fn counting(reads: &mut u8) -> impl FnOnce(&mut [u8]) + '_ {
-        move |out| {
-            *reads += 1;
-            out.fill(*reads);
+    /// A pool over a stand-in for the kernel that counts its reads and fills each block
+    /// with the read's number.
+    struct Counted {
+        pool: Pool,
+        reads: u8,
+    }
+
+    impl Counted {
+        fn new() -> Self {
+            Counted {
+                pool: Pool::new(),
+                reads: 0,
+            }
+        }
+
+        fn take(&mut self, n: usize) -> Vec<u8> {
+            let mut out = vec![0u8; n];
+            let reads = &mut self.reads;
+            self.pool.fill(&mut out, |block| {
+                *reads += 1;
+                block.fill(*reads);
+            });
+            out
         }
     }
 
     #[test]
     fn one_read_serves_a_block_and_the_next_read_starts_a_new_one() {
-        let (mut pool, mut reads) = (Pool::new(), 0);
+        let mut counted = Counted::new();
         for _ in 0..BLOCK / 16 {
-            let mut token = [0u8; 16];
-            pool.fill(&mut token, counting(&mut reads));
-            assert_eq!(token, [1; 16]);
+            assert_eq!(counted.take(16), [1; 16]);
         }
-        assert_eq!(reads, 1);
-        let mut code = [0u8; 32];
-        pool.fill(&mut code, counting(&mut reads));
-        assert_eq!((reads, code), (2, [2; 32]));
+        assert_eq!(counted.reads, 1);
+        assert_eq!(counted.take(32), [2; 32]);
+        assert_eq!(counted.reads, 2);
     }
 
     #[test]
     fn a_request_that_does_not_fit_what_is_left_reads_a_new_block() {
-        let (mut pool, mut reads) = (Pool::new(), 0);
-        let mut first = [0u8; BLOCK - 8];
-        pool.fill(&mut first, counting(&mut reads));
-        let mut second = [0u8; 16];
-        pool.fill(&mut second, counting(&mut reads));
-        assert_eq!((reads, second), (2, [2; 16]));
+        let mut counted = Counted::new();
+        counted.take(BLOCK - 8);
+        assert_eq!(counted.take(16), [2; 16]);
+        assert_eq!(counted.reads, 2);
     }
 
     #[test]
     fn bytes_handed_out_are_wiped_from_the_block() {
-        let (mut pool, mut reads) = (Pool::new(), 0);
-        let mut token = [0u8; 16];
-        pool.fill(&mut token, counting(&mut reads));
-        assert_eq!(&pool.block[..16], &[0; 16]);
-        assert_eq!(&pool.block[16..], &[1; BLOCK - 16][..]);
+        let mut counted = Counted::new();
+        counted.take(16);
+        assert_eq!(&counted.pool.block[..16], &[0; 16]);
+        assert_eq!(&counted.pool.block[16..], &[1; BLOCK - 16][..]);
     }
 
     #[test]
     fn a_request_larger_than_a_block_goes_to_the_kernel_alone() {
-        let (mut pool, mut reads) = (Pool::new(), 0);
-        let mut large = vec![0u8; BLOCK + 1];
-        pool.fill(&mut large, counting(&mut reads));
-        assert_eq!(reads, 1);
-        assert!(large.iter().all(|&b| b == 1));
-        assert_eq!(pool.used, BLOCK, "the block was not read");
+        let mut counted = Counted::new();
+        assert!(counted.take(BLOCK + 1).iter().all(|&b| b == 1));
+        assert_eq!(counted.reads, 1);
+        assert_eq!(counted.pool.used, BLOCK, "the block was not read");
     }
 
     #[test]
