@@ -4,7 +4,9 @@
 use super::secrets::{SecretHash, new_access_token, new_auth_code, new_opaque_secret};
 use super::types::{FiReferenceId, Identifier, RedirectUri, Scope, State};
 use super::{Rejection, TokenService, now_millis, seconds};
-use crate::store::{AuthCodeRecord, CcgTokenRecord, Claim, CodeClaim, PspRecord, StoreError};
+use crate::store::{
+    AuthCodeRecord, CcgTokenRecord, Claim, CodeClaim, Millis, PspRecord, StoreError,
+};
 
 /// An API consumer whose credentials were verified.
 #[derive(Debug, Clone)]
@@ -79,21 +81,28 @@ pub struct ActiveToken {
     pub expires_at: i64,
 }
 
-/// Why a code was refused, in the order SPEC §4 gives.
-fn refusal(code: Option<AuthCodeRecord>, claim: &CodeClaim) -> Rejection {
+/// Why a code was refused to `grant` for `redirect_uri` at `now`, in the order SPEC §4
+/// gives: the checks of `CodeClaim::admits`, one by one.
+fn refusal(
+    code: Option<AuthCodeRecord>,
+    grant: &Grant,
+    redirect_uri: &str,
+    now: Millis,
+) -> Rejection {
     // Another FI's code is reported as unknown: no oracle across FIs.
-    let Some(code) = code.filter(|c| c.fi_reference_id == claim.fi_reference_id) else {
+    let fi = grant.caller.fi_reference_id.as_str();
+    let Some(code) = code.filter(|c| c.fi_reference_id == fi) else {
         return Rejection::AuthCodeInvalid;
     };
-    if code.expires_at <= claim.now {
+    if code.expires_at <= now {
         return Rejection::AuthCodeExpired;
     }
     // RFC 6749 §4.1.3: the code was issued to this client.
-    if code.psp_id != claim.psp_id {
+    if code.psp_id != grant.psp.psp_id {
         return Rejection::AuthCodePspMismatch;
     }
     // RFC 6749 §4.1.3: redirect_uri identical to the authorization request's.
-    if code.redirect_uri != claim.redirect_uri {
+    if code.redirect_uri != redirect_uri {
         return Rejection::RedirectUriMismatch;
     }
     Rejection::Store(StoreError::Internal(
@@ -245,14 +254,14 @@ impl TokenService {
         // The checks and the claim run in the store, atomically: of concurrent redemptions
         // of one code exactly one issues, and a code used twice has its token revoked
         // (RFC 6749 §4.1.2).
-        match self.store.claim_code(&claim).await? {
+        match self.store.claim_code(claim).await? {
             Claim::Issued(code) => Ok(IssuedAccessToken {
                 access_token,
                 expires_in: lifetime,
                 state: code.state,
             }),
             Claim::Replayed => Err(Rejection::AuthCodeUsed),
-            Claim::Refused(code) => Err(refusal(code, &claim)),
+            Claim::Refused(code) => Err(refusal(code, grant, redirect_uri, now)),
         }
     }
 

@@ -157,7 +157,7 @@ impl Store for CachedStore {
         self.inner.redeem_auth_code(token, now).await
     }
 
-    async fn claim_code(&self, claim: &CodeClaim) -> StoreResult<Claim> {
+    async fn claim_code(&self, claim: CodeClaim) -> StoreResult<Claim> {
         self.inner.claim_code(claim).await
     }
 

@@ -209,7 +209,7 @@ pub trait Store: Send + Sync + 'static {
     /// The whole redemption of `claim.code_hash`: read the code, check it against the claim,
     /// then claim it and issue the token, or revoke the token of a code used twice. This
     /// default takes a read and a write; a store may do it in one step.
-    async fn claim_code(&self, claim: &CodeClaim) -> StoreResult<Claim> {
+    async fn claim_code(&self, claim: CodeClaim) -> StoreResult<Claim> {
         let Some(code) = self.find_auth_code(&claim.code_hash).await? else {
             return Ok(Claim::Refused(None));
         };

@@ -224,8 +224,8 @@ impl Store for SqliteStore {
     }
 
     /// One request to the store thread, where the default takes two.
-    async fn claim_code(&self, claim: &CodeClaim) -> StoreResult<Claim> {
-        self.engine.claim(claim.clone()).await?.into_claim()
+    async fn claim_code(&self, claim: CodeClaim) -> StoreResult<Claim> {
+        self.engine.claim(claim).await?.into_claim()
     }
 
     async fn revoke_tokens_of_code(&self, code_hash: &str, now: Millis) -> StoreResult<()> {

@@ -196,7 +196,7 @@ pub async fn a_claim_issues_once_from_the_code_and_a_second_revokes(store: Arc<d
     let code = code("c1", 10_000);
     store.insert_auth_code(&code).await.unwrap();
     assert_eq!(
-        store.claim_code(&claim("c1", "t1")).await.unwrap(),
+        store.claim_code(claim("c1", "t1")).await.unwrap(),
         Claim::Issued(code)
     );
     let issued = store.find_access_token("t1").await.unwrap().unwrap();
@@ -210,7 +210,7 @@ pub async fn a_claim_issues_once_from_the_code_and_a_second_revokes(store: Arc<d
     );
     assert_eq!(issued.revoked_at, None);
     assert_eq!(
-        store.claim_code(&claim("c1", "t2")).await.unwrap(),
+        store.claim_code(claim("c1", "t2")).await.unwrap(),
         Claim::Replayed
     );
     assert!(store.find_access_token("t2").await.unwrap().is_none());
@@ -238,19 +238,20 @@ pub async fn a_refused_claim_writes_nothing_and_leaves_the_code_redeemable(store
             ..claim("c1", "t")
         },
     ];
-    for mismatch in &mismatches {
+    for mismatch in mismatches {
+        let shown = format!("{mismatch:?}");
         let refused = store.claim_code(mismatch).await.unwrap();
-        assert!(matches!(refused, Claim::Refused(Some(_))), "{mismatch:?}");
+        assert!(matches!(refused, Claim::Refused(Some(_))), "{shown}");
     }
     assert_eq!(
-        store.claim_code(&claim("unknown", "t")).await.unwrap(),
+        store.claim_code(claim("unknown", "t")).await.unwrap(),
         Claim::Refused(None)
     );
     assert!(store.find_access_token("t").await.unwrap().is_none());
     let code = store.find_auth_code("c1").await.unwrap().unwrap();
     assert_eq!(code.redeemed_at, None);
     assert!(matches!(
-        store.claim_code(&claim("c1", "t")).await.unwrap(),
+        store.claim_code(claim("c1", "t")).await.unwrap(),
         Claim::Issued(_)
     ));
 }
@@ -263,15 +264,15 @@ pub async fn a_claim_whose_token_cannot_be_written_leaves_its_code_unclaimed(
     store.insert_auth_code(&code("c1", 10_000)).await.unwrap();
     store.insert_auth_code(&code("c2", 10_000)).await.unwrap();
     assert!(matches!(
-        store.claim_code(&claim("c1", "t1")).await.unwrap(),
+        store.claim_code(claim("c1", "t1")).await.unwrap(),
         Claim::Issued(_)
     ));
-    let failed = store.claim_code(&claim("c2", "t1")).await;
+    let failed = store.claim_code(claim("c2", "t1")).await;
     assert!(failed.is_err(), "{failed:?}");
     let code = store.find_auth_code("c2").await.unwrap().unwrap();
     assert_eq!(code.redeemed_at, None);
     assert!(matches!(
-        store.claim_code(&claim("c2", "t2")).await.unwrap(),
+        store.claim_code(claim("c2", "t2")).await.unwrap(),
         Claim::Issued(_)
     ));
     let first = store.find_access_token("t1").await.unwrap().unwrap();
@@ -288,7 +289,7 @@ pub async fn concurrent_claims_of_one_code_issue_exactly_once(store: Arc<dyn Sto
         let attempts = (0..16).map(|i| {
             let store = store.clone();
             let claim = claim(&code_hash, &format!("{code_hash}-t{i}"));
-            tokio::spawn(async move { store.claim_code(&claim).await.unwrap() })
+            tokio::spawn(async move { store.claim_code(claim).await.unwrap() })
         });
         let outcomes = futures::future::join_all(attempts).await;
         let issued: Vec<_> = outcomes

@@ -69,7 +69,7 @@ impl Store for PostgresStore {
     }
 
     /// In one statement with the group's other claims (`claims`), not the two-step default.
-    async fn claim_code(&self, claim: &CodeClaim) -> StoreResult<Claim> {
+    async fn claim_code(&self, claim: CodeClaim) -> StoreResult<Claim> {
         self.sql.claim(claim).await
     }
 

@@ -88,10 +88,8 @@ impl SqlStore {
     }
 
     /// Queues a whole claim for the next group commit and waits until it is committed.
-    async fn claim(&self, claim: &CodeClaim) -> StoreResult<Claim> {
-        self.commit(GroupWrite::Claim(claim.clone()))
-            .await?
-            .into_claim()
+    async fn claim(&self, claim: CodeClaim) -> StoreResult<Claim> {
+        self.commit(GroupWrite::Claim(claim)).await?.into_claim()
     }
 
     async fn commit(&self, write: GroupWrite) -> StoreResult<Written> {

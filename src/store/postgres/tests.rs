@@ -306,7 +306,7 @@ async fn a_claim_of_a_code_claimed_in_an_earlier_group_or_by_the_store_is_a_repl
         ["issued x"]
     );
     assert!(matches!(
-        store.claim_code(&claim("y", "t2")).await,
+        store.claim_code(claim("y", "t2")).await,
         Ok(Claim::Issued(_))
     ));
 
@@ -325,7 +325,7 @@ async fn concurrent_claims_of_one_code_through_the_store_issue_exactly_one_token
 
     let claims = (0..16).map(|n| {
         let store = store.clone();
-        tokio::spawn(async move { store.claim_code(&claim("x", &format!("t{n}"))).await })
+        tokio::spawn(async move { store.claim_code(claim("x", &format!("t{n}"))).await })
     });
     let outcomes = futures::future::join_all(claims).await;
 
@@ -384,14 +384,15 @@ async fn claims_queued_while_a_group_commits_wait_for_it_then_commit_as_one_grou
         .execute(&mut *holder)
         .await
         .unwrap();
-    let first_claim = claim("held", "t-held");
-    let mut first = store.claim_code(&first_claim);
+    let mut first = store.claim_code(claim("held", "t-held"));
     assert!(futures::poll!(first.as_mut()).is_pending());
     until_a_session_waits_for_a_lock(&pool).await;
 
     // Polled once, each claim is in the queue.
-    let claims: Vec<CodeClaim> = later.iter().map(|c| claim(c, &format!("t-{c}"))).collect();
-    let mut queued: Vec<_> = claims.iter().map(|c| store.claim_code(c)).collect();
+    let mut queued: Vec<_> = later
+        .iter()
+        .map(|c| store.claim_code(claim(c, &format!("t-{c}"))))
+        .collect();
     for claim in &mut queued {
         assert!(futures::poll!(claim.as_mut()).is_pending());
     }
