@@ -172,7 +172,6 @@ get() { sed -n "s/^$1=//p" "$workdir/result"; }
 # commands: the wrk command line of each row.
 rows=()
 commands=()
-baseline_rps=""
 add_row() {
     local scenario="$1" non2xx exhausted
     non2xx="$(get non2xx)"
