@@ -263,7 +263,7 @@ impl Store for SqliteStore {
             loop {
                 let deleted = self
                     .engine
-                    .run(move |c| reads::sweep_step(c, table, before))
+                    .run_with_ids(move |c, recent| reads::sweep_step(c, recent, table, before))
                     .await?;
                 *count += deleted;
                 if deleted < reads::SWEEP_STEP as u64 {

@@ -25,8 +25,8 @@ const MAX_GROUP: usize = 512;
 const MAX_ROUND: usize = 2048;
 
 /// A job sees the connection and the recent token ids (`token_ids`), which only this
-/// thread holds.
-type Job = Box<dyn FnOnce(&Connection, &RecentIds) + Send>;
+/// thread holds; a sweep also forgets the ids of the tokens it deletes.
+type Job = Box<dyn FnOnce(&Connection, &mut RecentIds) + Send>;
 
 enum Request {
     /// Runs on its own, outside any group: reads, and the rare writes of onboarding.
@@ -66,11 +66,12 @@ impl Engine {
             .await
     }
 
-    /// Like `run`, for a job that finds tokens by hash, which needs the recent ids.
+    /// Like `run`, for a job that finds tokens by hash or deletes them, which needs the
+    /// recent ids.
     pub(super) async fn run_with_ids<T, F>(&self, job: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection, &RecentIds) -> StoreResult<T> + Send + 'static,
+        F: FnOnce(&Connection, &mut RecentIds) -> StoreResult<T> + Send + 'static,
     {
         let (done, result) = oneshot::channel();
         let job: Job = Box::new(move |connection, recent| {
@@ -132,7 +133,7 @@ fn serve(
         let mut taken = 0;
         while let Some(request) = next.take() {
             match request {
-                Request::Run(job) => job(connection, &recent),
+                Request::Run(job) => job(connection, &mut recent),
                 Request::Write(op, reply) => group.push((op, reply)),
                 Request::Barrier(reply) => durability.answer(vec![(reply, Ok(Written::Done))]),
             }

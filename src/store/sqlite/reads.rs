@@ -251,6 +251,7 @@ pub(super) const SWEPT_TABLES: [(&str, &str, &str); 3] = [
 /// Deletes up to `SWEEP_STEP` rows of `table` expired before `before`; returns how many.
 pub(super) fn sweep_step(
     connection: &Connection,
+    recent: &mut RecentIds,
     (table, key, kept): (&str, &str, &str),
     before: Millis,
 ) -> StoreResult<u64> {
@@ -261,5 +262,24 @@ pub(super) fn sweep_step(
         "DELETE FROM {table} WHERE {key} IN
            (SELECT {key} FROM {table} WHERE expires_at < ?1 {kept} LIMIT ?2)"
     );
-    execute(connection, &sql, params![before, SWEEP_STEP]).map(|n| n as u64)
+    if table != "access_tokens" {
+        return execute(connection, &sql, params![before, SWEEP_STEP]).map(|n| n as u64);
+    }
+    // A swept token leaves the recent ids as well, since a merge writes their ids without
+    // reading the tokens back (`token_ids::merge`). The DELETE has run to its end, and
+    // committed, once every row it returns is read.
+    let swept = connection
+        .prepare_cached(&format!("{sql} RETURNING token_hash, id"))
+        .and_then(|mut statement| {
+            statement
+                .query_map(params![before, SWEEP_STEP], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .map_err(map_err)?;
+    for (token_hash, id) in &swept {
+        recent.forget_swept(token_hash, *id);
+    }
+    Ok(swept.len() as u64)
 }

@@ -13,9 +13,9 @@
 //!
 //! Nothing is lost in a crash: the recent ids are rebuilt at start-up from the tokens after
 //! `access_token_ids_merged.through_id`, and merging the same token twice is a no-op. A
-//! recent id whose token is gone (swept, or the insert rolled back in a way the store
-//! thread did not see) finds nothing, as every lookup compares the whole hash in the
-//! token's row, and is never merged. Only this process holds the recent ids, so the SQLite
+//! recent id whose token is gone (swept, or its insert undone) is forgotten at once. Should
+//! one be missed, it finds nothing, and once merged it stays an id no lookup matches: every
+//! lookup compares the whole hash in the token's row. Only this process holds the recent ids, so the SQLite
 //! store serves one process (the onboarding CLI touches no token); many replicas share
 //! PostgreSQL.
 
@@ -115,6 +115,11 @@ impl RecentIds {
     /// The group's transaction committed: its ids are sure.
     pub(super) fn committed(&mut self) {
         self.uncommitted.clear();
+    }
+
+    /// Forgets the token `id`, which a sweep deleted: its id is not merged.
+    pub(super) fn forget_swept(&mut self, token_hash: &str, id: i64) {
+        self.ids.remove(&(prefix_of(token_hash), id));
     }
 
     /// How many ids wait for a merge.
@@ -313,17 +318,39 @@ fn next_keys(recent: &RecentIds, batch: &Batch, most: i64) -> Vec<(Prefix, i64)>
         .collect()
 }
 
-/// Writes the tokens of `keys` into `access_token_ids`, in key order, each keyed by SQLite
-/// from its row, so a token that is gone (swept) is skipped.
+/// Writes the tokens of `keys` into `access_token_ids`, in key order, each under the key
+/// recorded when it was issued. Reading each token's row back for its key, on pages long
+/// gone from the page cache, was half of a merge's time (docs/performance.md). Every
+/// recent id names a token in the file: the engine forgets the ids of the writes it undoes
+/// and the sweep those of the tokens it deletes (`RecentIds::forget_swept`).
 fn merge(connection: &Connection, keys: &[(Prefix, i64)]) -> rusqlite::Result<()> {
     let mut insert = connection.prepare_cached(
-        "INSERT OR IGNORE INTO access_token_ids (hash_prefix, token_id)
-         SELECT substr(token_hash, 1, 12), id FROM access_tokens WHERE id = ?1",
+        "INSERT OR IGNORE INTO access_token_ids (hash_prefix, token_id) VALUES (?1, ?2)",
     )?;
-    for (_, id) in keys {
-        insert.execute([id])?;
+    for (prefix, id) in keys {
+        match file_key(prefix) {
+            Some(key) => insert.execute(params![key, id])?,
+            None => connection
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO access_token_ids (hash_prefix, token_id)
+                     SELECT substr(token_hash, 1, 12), id FROM access_tokens WHERE id = ?1",
+                )?
+                .execute([id])?,
+        };
     }
     Ok(())
+}
+
+/// The key `access_token_ids` holds for a token whose recorded key is `prefix`, when it can
+/// be told without the token's row: for 12 ASCII characters, as every hash the service
+/// makes starts with, `substr(token_hash, 1, 12)` is those 12 bytes. A shorter hash (padded
+/// with zeros here) or one with other characters is keyed by SQLite from its row.
+fn file_key(prefix: &Prefix) -> Option<&str> {
+    if prefix.iter().all(|&byte| byte.is_ascii() && byte != 0) {
+        std::str::from_utf8(prefix).ok()
+    } else {
+        None
+    }
 }
 
 #[cfg(test)]
@@ -606,10 +633,15 @@ mod tests {
         store.issue(MERGE_AT..MERGE_AT + 3, 5);
         let tokens = SWEPT_TABLES[1];
         assert_eq!(tokens.0, "access_tokens");
-        while sweep_step(&store.connection, tokens, 10).unwrap() > 0 {}
+        while sweep_step(&store.connection, &mut store.recent, tokens, 10).unwrap() > 0 {}
 
         assert_eq!(store.count("access_tokens"), 1, "the newest stays");
         assert_eq!(store.count("access_token_ids"), 0);
+        assert_eq!(
+            store.recent.len(),
+            1,
+            "swept recent tokens are forgotten at once"
+        );
         assert!(!store.found(MERGE_AT), "a swept recent token is not found");
         store.issue(MERGE_AT + 3..MERGE_AT + 4, 99);
         let newest: i64 = store
@@ -619,10 +651,42 @@ mod tests {
         assert!(newest > store.merged_through());
         assert!(store.all_found(MERGE_AT + 2..MERGE_AT + 4));
 
-        // The swept recent ones are dropped by the next merge, not written to the file.
+        // The next merge writes the ids of the tokens still in the file, and no other.
         store.issue(MERGE_AT + 4..2 * MERGE_AT + 4, 99);
         store.merge_all(&mut merger());
         assert_eq!(store.count("access_token_ids"), MERGE_AT + 2);
+        assert_eq!(
+            store.count("access_token_ids AS ids JOIN access_tokens AS t ON t.id = ids.token_id"),
+            MERGE_AT + 2
+        );
         assert_eq!(store.recent.len(), 0);
+    }
+
+    #[test]
+    fn tokens_whose_hash_is_not_12_ascii_characters_are_merged_under_sqlites_key() {
+        let mut store = Store::fresh();
+        let mut merger = merger();
+        // Short hashes, padded with zeros in memory, and hashes whose first 12 bytes are
+        // fewer than 12 characters: the file's key is what `substr` makes of each.
+        let odd = |n: i64| match n % 2 {
+            0 => format!("{n:x}"),
+            _ => format!("é{n:062x}"),
+        };
+        for n in 0..MERGE_AT {
+            let token = crate::store::sample_token(&odd(n), "c", 1, 99);
+            super::super::writes::insert_access_token(&store.connection, &mut store.recent, &token)
+                .unwrap();
+        }
+        store.recent.committed();
+        store.merge_all(&mut merger);
+        assert_eq!(store.recent.len(), 0);
+        for n in 0..MERGE_AT {
+            let found = find_access_token(&store.connection, &store.recent, &odd(n)).unwrap();
+            assert_eq!(
+                found.map(|token| token.token_hash),
+                Some(odd(n)),
+                "token {n}"
+            );
+        }
     }
 }
