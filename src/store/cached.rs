@@ -51,15 +51,17 @@ impl<V: Clone> TtlCache<V> {
         self.entries.write().expect("cache lock").remove(key);
     }
 
-    /// Looks `key` up, asking `load` on a miss; only found records are cached.
-    async fn read_through<F>(&self, key: &str, load: F) -> StoreResult<Option<V>>
+    /// Looks `key` up, asking `load` on a miss; only found records are cached. `load` makes
+    /// its future only then: a store's lookup boxes its future as it is called.
+    async fn read_through<F, L>(&self, key: &str, load: L) -> StoreResult<Option<V>>
     where
+        L: FnOnce() -> F,
         F: std::future::Future<Output = StoreResult<Option<V>>>,
     {
         if let Some(hit) = self.get(key) {
             return Ok(Some(hit));
         }
-        let loaded = load.await?;
+        let loaded = load().await?;
         if let Some(value) = &loaded {
             self.put(key, value.clone());
         }
@@ -98,7 +100,7 @@ impl Store for CachedStore {
 
     async fn find_consumer(&self, client_id: &str) -> StoreResult<Option<ConsumerRecord>> {
         self.consumers
-            .read_through(client_id, self.inner.find_consumer(client_id))
+            .read_through(client_id, || self.inner.find_consumer(client_id))
             .await
     }
 
@@ -118,7 +120,7 @@ impl Store for CachedStore {
 
     async fn find_psp(&self, psp_id: &str) -> StoreResult<Option<PspRecord>> {
         self.psps
-            .read_through(psp_id, self.inner.find_psp(psp_id))
+            .read_through(psp_id, || self.inner.find_psp(psp_id))
             .await
     }
 
@@ -137,7 +139,7 @@ impl Store for CachedStore {
 
     async fn find_ccg_token(&self, token_hash: &str) -> StoreResult<Option<CcgTokenRecord>> {
         self.ccg_tokens
-            .read_through(token_hash, self.inner.find_ccg_token(token_hash))
+            .read_through(token_hash, || self.inner.find_ccg_token(token_hash))
             .await
     }
 
@@ -197,6 +199,20 @@ mod tests {
         assert_eq!(cache.get("k"), Some(1));
         cache.forget("k");
         assert_eq!(cache.get("k"), None);
+    }
+
+    #[test]
+    fn a_hit_asks_the_store_nothing_and_a_miss_asks_it_once() {
+        let cache = TtlCache::new(Duration::from_secs(60));
+        let asked = std::cell::Cell::new(0);
+        let load = || {
+            asked.set(asked.get() + 1);
+            std::future::ready(Ok(Some(7)))
+        };
+        let read = |load| futures::executor::block_on(cache.read_through("k", load));
+        assert_eq!(read(&load).unwrap(), Some(7));
+        assert_eq!(read(&load).unwrap(), Some(7));
+        assert_eq!(asked.get(), 1);
     }
 
     #[test]
