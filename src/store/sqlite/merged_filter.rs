@@ -17,51 +17,38 @@
 
 use std::hint::black_box;
 
-/// Bits in the filter: 4 MiB, in blocks of one 64-byte cache line. All of a key's `PROBES`
-/// bits fall in one block, so a lookup costs one cache miss where bits spread over the
-/// whole filter cost one each: with four spread bits the check was 3 % of the store
-/// thread's samples (docs/performance.md). A new key finds all its bits set by chance
-/// about 0.2 % of the time with 2 million keys in the filter and 14 % with 8 million
-/// (against 0.2 and 14 % with the bits spread), after which the filter saves less and
-/// less, and nothing more goes wrong.
+/// Bits in the filter: 4 MiB. With `PROBES` probes a key, a new key finds all its bits set
+/// by chance about 0.2 % of the time with 2 million keys in the filter and 14 % with 8
+/// million, after which the filter saves less and less, and nothing more goes wrong.
 const BITS: usize = 1 << 25;
-const BLOCK_BITS: usize = 512;
-const BLOCKS: usize = BITS / BLOCK_BITS;
-const PROBES: usize = 4;
+const PROBES: u64 = 4;
 /// The table's key length, in characters (`migrations/sqlite/0003_access_token_ids.sql`).
 const KEY_CHARS: usize = 12;
 
-/// One cache line of the filter.
-#[derive(Clone, Copy, Debug)]
-#[repr(align(64))]
-struct Block([u64; BLOCK_BITS / 64]);
-
 #[derive(Debug)]
 pub(super) struct MergedFilter {
-    blocks: Vec<Block>,
+    words: Vec<u64>,
 }
 
 impl MergedFilter {
     /// An empty filter whose memory is all resident from the start, so that filling it
     /// later does not show as the process growing.
     pub(super) fn new() -> Self {
-        let mut blocks = vec![Block([0; BLOCK_BITS / 64]); BLOCKS];
+        let mut words = vec![0u64; BITS / 64];
         // A zeroed allocation arrives as pages the kernel has not yet mapped; one write
         // each maps them. `black_box` keeps the compiler from dropping writes of zero.
-        for page in blocks.chunks_mut(4096 / 64) {
-            page[0].0[0] = black_box(0);
+        for page in words.chunks_mut(4096 / 8) {
+            page[0] = black_box(0);
         }
-        MergedFilter { blocks }
+        MergedFilter { words }
     }
 
     /// Records `key`, a key of `access_token_ids` (its `hash_prefix`). A key that is not 12
     /// ASCII characters is left out: such keys are never judged (`may_hold`).
     pub(super) fn insert(&mut self, key: &[u8]) {
         if let Some(hash) = key_hash(key) {
-            let (block, bits) = probes(hash);
-            let words = &mut self.blocks[block].0;
-            for bit in bits {
-                words[bit / 64] |= 1 << (bit % 64);
+            for bit in probes(hash) {
+                self.words[bit / 64] |= 1 << (bit % 64);
             }
         }
     }
@@ -71,10 +58,7 @@ impl MergedFilter {
         let Some(hash) = token_hash.as_bytes().get(..KEY_CHARS).and_then(key_hash) else {
             return true;
         };
-        let (block, bits) = probes(hash);
-        let words = &self.blocks[block].0;
-        bits.iter()
-            .all(|&bit| words[bit / 64] & (1 << (bit % 64)) != 0)
+        probes(hash).all(|bit| self.words[bit / 64] & (1 << (bit % 64)) != 0)
     }
 }
 
@@ -93,14 +77,11 @@ fn key_hash(key: &[u8]) -> Option<u64> {
     Some(folded ^ (folded >> 31))
 }
 
-/// The key's block, from the hash's top 16 bits (65,536 blocks), and its bits in the block,
-/// 9 bits of the hash each from the bottom up: 16 + 4 × 9 of the hash's 64 bits, none used
-/// twice (a "blocked" Bloom filter: Putze, Sanders and Singler, "Cache-, Hash- and
-/// Space-Efficient Bloom Filters", 2007).
-fn probes(hash: u64) -> (usize, [usize; PROBES]) {
-    let block = (hash >> 48) as usize % BLOCKS;
-    let bits = std::array::from_fn(|i| ((hash >> (9 * i)) as usize) % BLOCK_BITS);
-    (block, bits)
+/// The key's bits: `h1 + i * h2` for i in 0..PROBES (Kirsch and Mitzenmacher, "Less
+/// Hashing, Same Performance", 2006), from the two halves of its hash.
+fn probes(hash: u64) -> impl Iterator<Item = usize> {
+    let (h1, h2) = (hash >> 32, (hash & 0xffff_ffff) | 1);
+    (0..PROBES).map(move |i| (h1.wrapping_add(i.wrapping_mul(h2)) as usize) % BITS)
 }
 
 #[cfg(test)]
