@@ -15,9 +15,9 @@
 //! `access_token_ids_merged.through_id`, and merging the same token twice is a no-op. A
 //! recent id whose token is gone (swept, or its insert undone) is forgotten at once. Should
 //! one be missed, it finds nothing, and once merged it stays an id no lookup matches: every
-//! lookup compares the whole hash in the token's row. Only this process holds the recent ids, so the SQLite
-//! store serves one process (the onboarding CLI touches no token); many replicas share
-//! PostgreSQL.
+//! lookup compares the whole hash in the token's row. Only this process holds the recent
+//! ids, so the SQLite store serves one process (the onboarding CLI touches no token); many
+//! replicas share PostgreSQL.
 
 use std::collections::BTreeSet;
 use std::ops::Bound;
