@@ -412,19 +412,12 @@ mod tests {
 
         /// Inserts token `n` through the service's own insert.
         fn insert(&mut self, n: i64, expires_at: i64) -> rusqlite::Result<i64> {
-            let token = crate::store::AccessTokenRecord {
-                token_hash: hash(n),
-                code_hash: "c".into(),
-                client_id: "c".into(),
-                fi_reference_id: "fi".into(),
-                psp_id: "p".into(),
-                scope: "s".into(),
-                consent_id: None,
-                psu_account_id: None,
-                issued_at: 1,
-                expires_at,
-                revoked_at: None,
-            };
+            self.insert_hash(&hash(n), expires_at)
+        }
+
+        /// Inserts a token whose hash is `token_hash` through the service's own insert.
+        fn insert_hash(&mut self, token_hash: &str, expires_at: i64) -> rusqlite::Result<i64> {
+            let token = crate::store::sample_token(token_hash, "c", 1, expires_at);
             super::super::writes::insert_access_token(&self.connection, &mut self.recent, &token)
         }
 
@@ -673,9 +666,7 @@ mod tests {
             _ => format!("é{n:062x}"),
         };
         for n in 0..MERGE_AT {
-            let token = crate::store::sample_token(&odd(n), "c", 1, 99);
-            super::super::writes::insert_access_token(&store.connection, &mut store.recent, &token)
-                .unwrap();
+            store.insert_hash(&odd(n), 99).unwrap();
         }
         store.recent.committed();
         store.merge_all(&mut merger);
